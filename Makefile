@@ -1,0 +1,52 @@
+# The two commands of the README: `make run` and `make test`. Everything else is what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SYSTEM_PACKAGES := chromium fonts-ipaexfont-gothic libharfbuzz-subset0 poppler-utils
+TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/postgres
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-postgres setup system-packages python-packages frontend-packages
+
+run: setup
+	$(BIN)/kippu migrate
+	$(BIN)/kippu seed-demo
+	$(BIN)/kippu serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(BIN)/pytest
+
+test-postgres: setup
+	KIPPU_TEST_POSTGRES=$(TEST_POSTGRES) $(BIN)/pytest
+
+setup: system-packages python-packages frontend-packages
+
+# Fonts for Japanese PDFs, HarfBuzz subsetting, the browser for the page tests, a PDF reader.
+# Installed when this machine has apt and we may use it; otherwise the app says what is missing.
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  echo "installing system packages: $$missing"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null \
+	    || echo "warning: could not install $$missing (install them by hand)"; \
+	fi
+
+python-packages: $(BIN)/.installed
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+frontend-packages: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+# Regenerate the lock after changing dependencies in pyproject.toml (needs `pip install uv`).
+lock:
+	uv pip compile pyproject.toml --extra dev --generate-hashes -p 3.11 -q -o requirements.lock

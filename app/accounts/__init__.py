@@ -1,0 +1,1 @@
+"""People and access: departments, customer organisations, users, API tokens."""

@@ -1,0 +1,48 @@
+"""The `kippu` console script. Every command calls the same services the app uses."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+import app  # noqa: F401  (sets PICCOLO_CONF)
+from app.settings import get_settings
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+@click.group()
+def main() -> None:
+    """Kippu: prepaid support tickets."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web app and the API."""
+    import uvicorn
+
+    click.echo(f"Kippu is serving on http://{host}:{port}/ ({get_settings().database_url.split('@')[-1]})")
+    uvicorn.run("app.server:app_factory", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, log_level="info")
+
+
+@main.command()
+def migrate() -> None:
+    """Apply the committed database migrations."""
+    from app import db
+
+    get_settings().var_dir.mkdir(parents=True, exist_ok=True)
+    run(db.migrate())
+    click.echo("migrations applied")
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)

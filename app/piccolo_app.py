@@ -1,0 +1,46 @@
+"""The one Piccolo app: every table of Kippu and the committed migrations."""
+
+from piccolo.conf.apps import AppConfig
+
+from app.accounts.tables import ApiToken, Department, Organization, OrganizationRouting, User
+from app.idempotency import IdempotencyRecord
+from app.notifications.tables import OutboxMessage
+from app.settings import ROOT
+from app.tickets.tables import (
+    Attachment,
+    CustomField,
+    RequestType,
+    Ticket,
+    TicketCounter,
+    TicketEvent,
+    TicketMessage,
+    TicketSearch,
+    TicketWatcher,
+)
+
+TABLES = [
+    Department,
+    Organization,
+    User,
+    OrganizationRouting,
+    ApiToken,
+    IdempotencyRecord,
+    RequestType,
+    TicketCounter,
+    Ticket,
+    TicketMessage,
+    Attachment,
+    TicketEvent,
+    TicketWatcher,
+    CustomField,
+    TicketSearch,
+    OutboxMessage,
+]
+
+APP_CONFIG = AppConfig(
+    app_name="kippu",
+    migrations_folder_path=str(ROOT / "migrations"),
+    table_classes=TABLES,
+    migration_dependencies=[],
+    commands=[],
+)

@@ -1,0 +1,193 @@
+"""The one composition point: `create_app()` registers everything Kippu serves."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.csrf import CSRFConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.stores.registry import StoreRegistry
+from litestar.template.config import TemplateConfig
+
+from app import db
+from app.accounts.middleware import CallerMiddleware, current_caller
+from app.errors import KippuError, NotAuthenticated
+from app.i18n import _, current_locale, format_date, format_datetime
+from app.routes import ROUTE_HANDLERS
+from app.settings import ROOT, Settings, get_settings
+
+log = logging.getLogger("kippu")
+
+
+@asynccontextmanager
+async def database_lifespan(_app: Litestar) -> AsyncIterator[None]:
+    engine = db.engine()
+    owns_pool = db.is_postgres() and engine.pool is None
+    if owns_pool:
+        await engine.start_connection_pool(min_size=2, max_size=20)
+    await db.prepare_connection()
+    try:
+        yield
+    finally:
+        if owns_pool:
+            await engine.close_connection_pool()
+
+
+def make_store(settings: Settings, namespace: str) -> Store:
+    if settings.redis_url:
+        from litestar.stores.redis import RedisStore
+
+        return RedisStore.with_client(url=settings.redis_url, namespace=f"kippu:{namespace}")
+    path = settings.var_dir / "store" / namespace
+    path.mkdir(parents=True, exist_ok=True)
+    return FileStore(path)
+
+
+def configure_templates(engine: JinjaTemplateEngine) -> None:
+    env = engine.engine
+    env.globals.update(
+        _=_,
+        current_locale=current_locale,
+        current_caller=current_caller,
+        settings=get_settings(),
+    )
+    env.filters.update(date=format_date, datetime=format_datetime)
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/webhooks/", "/schema"))
+
+
+def kippu_error_handler(request: Request, exc: KippuError) -> Response:
+    if wants_json(request):
+        return Response(exc.as_json(), status_code=exc.status_code, media_type=MediaType.JSON)
+    if isinstance(exc, NotAuthenticated):
+        return Redirect(path="/login", query_params={"next": request.url.path})
+    return error_page(request, exc.status_code, exc.message)
+
+
+def validation_error_handler(request: Request, exc: ValidationException) -> Response:
+    errors = [
+        {"field": item.get("key"), "message": item.get("message"), "source": item.get("source")}
+        for item in (exc.extra if isinstance(exc.extra, list) else [])
+        if isinstance(item, dict)
+    ]
+    body = {"code": "invalid_input", "message": _("Some fields are not valid."), "errors": errors}
+    if wants_json(request):
+        return Response(body, status_code=400, media_type=MediaType.JSON)
+    return error_page(request, 400, body["message"])
+
+
+def http_error_handler(request: Request, exc: HTTPException) -> Response:
+    code = "not_found" if isinstance(exc, NotFoundException) else f"http_{exc.status_code}"
+    if wants_json(request):
+        return Response(
+            {"code": code, "message": exc.detail}, status_code=exc.status_code, media_type=MediaType.JSON
+        )
+    message = _("This page does not exist.") if exc.status_code == 404 else exc.detail
+    return error_page(request, exc.status_code, message)
+
+
+def internal_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    message = _("Something went wrong on our side. Please try again.")
+    if wants_json(request):
+        return Response({"code": "internal_error", "message": message}, status_code=500)
+    return error_page(request, 500, message)
+
+
+def error_page(request: Request, status_code: int, message: str) -> Response:
+    return Template(
+        "error.html.jinja2",
+        context={"status_code": status_code, "message": message},
+        status_code=status_code,
+    )
+
+
+@get("/healthz", include_in_schema=False, sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    production = settings.environment == "production"
+    sessions = ServerSideSessionConfig(
+        store="sessions",
+        max_age=settings.session_max_age_seconds,
+        secure=production,
+        httponly=True,
+        samesite="lax",
+        key="kippu_session",
+    )
+    static = [
+        create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
+        create_static_files_router(
+            path="/vendor/htmx",
+            directories=[ROOT / "node_modules" / "htmx.org" / "dist"],
+            include_in_schema=False,
+            name="vendor-htmx",
+        ),
+        create_static_files_router(
+            path="/vendor/pico",
+            directories=[ROOT / "node_modules" / "@picocss" / "pico" / "css"],
+            include_in_schema=False,
+            name="vendor-pico",
+        ),
+    ]
+    return Litestar(
+        route_handlers=[healthz, *ROUTE_HANDLERS, *static],
+        lifespan=[database_lifespan],
+        middleware=[sessions.middleware, CallerMiddleware()],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_secure=production,
+            cookie_name="kippu_csrf",
+            exclude=["/api/", "/webhooks/"],
+        ),
+        stores=StoreRegistry(
+            stores={
+                "sessions": make_store(settings, "sessions"),
+                "login_failures": make_store(settings, "login_failures"),
+            }
+        ),
+        template_config=TemplateConfig(
+            directory=ROOT / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=configure_templates,
+        ),
+        plugins=[HTMXPlugin()],
+        exception_handlers={
+            KippuError: kippu_error_handler,
+            ValidationException: validation_error_handler,
+            HTTPException: http_error_handler,
+            Exception: internal_error_handler,
+        },
+        openapi_config=OpenAPIConfig(
+            title="Kippu API",
+            version="1",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        debug=False,
+    )
+
+
+def app_factory() -> Litestar:
+    """For `uvicorn --factory app.server:app_factory`."""
+    return create_app()
+
+

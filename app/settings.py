@@ -1,0 +1,92 @@
+"""All settings, read once from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
+Priority = Literal["urgent", "normal", "low"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'kippu.sqlite3'}"
+    secret_key: str = DEVELOPMENT_SECRET
+    base_url: str = "http://127.0.0.1:8000"
+    time_zone: str = "Asia/Tokyo"
+    default_locale: Literal["ja", "en"] = "ja"
+    vendor_name: str = "Kippu サポート"
+    redis_url: str | None = None
+    var_dir: Path = ROOT / "var"
+
+    # Outgoing mail. Without an SMTP host, mail is written to the log (development).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_use_tls: bool = False
+    mail_from: str = "Kippu <support@kippu.localhost>"
+    mail_max_attempts: int = 5
+
+    # Attachments.
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    upload_allowed_extensions: list[str] = [
+        "txt", "log", "csv", "pdf", "png", "jpg", "jpeg", "gif", "webp",
+        "zip", "xlsx", "docx", "pptx", "json", "xml",
+    ]
+
+    # Request workflow.
+    auto_close_after_days: int = Field(default=7, ge=1)
+    first_response_hours: dict[Priority, int] = {"urgent": 1, "normal": 8, "low": 24}
+    resolution_hours: dict[Priority, int] = {"urgent": 8, "normal": 72, "low": 168}
+    duplicate_window_days: int = 7
+
+    # Sign-in protection.
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 15 * 60
+    session_max_age_seconds: int = 14 * 24 * 3600
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @model_validator(mode="after")
+    def _no_default_secret_outside_development(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError("SECRET_KEY must be set to a private value when ENVIRONMENT=production")
+        if self.environment == "production" and len(self.secret_key) < 32:
+            raise ValueError("SECRET_KEY must be at least 32 characters long")
+        return self
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.var_dir / "uploads"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

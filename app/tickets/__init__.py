@@ -1,0 +1,1 @@
+"""Support requests (tickets): workflow, thread, attachments, history, search, exports."""

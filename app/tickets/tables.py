@@ -1,0 +1,154 @@
+from piccolo.columns import (
+    JSON,
+    Array,
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+from app.accounts.tables import Department, Organization, User
+
+STATUSES = ("new", "open", "waiting", "resolved", "closed", "cancelled")
+PRIORITIES = ("urgent", "normal", "low")
+CATEGORIES = ("question", "incident", "change_request", "notice", "other")
+
+
+class RequestType(Table, tablename="request_types"):
+    """What kind of work a request is. The point table (pricing/) prices these codes."""
+
+    code = Varchar(length=32, unique=True)
+    name_ja = Varchar(length=100)
+    name_en = Varchar(length=100)
+    is_active = Boolean(default=True)
+    sort_order = Integer(default=0)
+
+
+class TicketCounter(Table, tablename="ticket_counters"):
+    """The last request number handed out in a year; numbers are never reused."""
+
+    year = Integer(unique=True)
+    last_number = Integer(default=0)
+
+
+class Ticket(Table, tablename="tickets"):
+    number = Varchar(length=16, unique=True)
+    organization = ForeignKey(Organization, null=False, on_delete=OnDelete.restrict)
+    requester = ForeignKey(User, null=False, on_delete=OnDelete.restrict)
+    subject = Varchar(length=200)
+    body = Text()
+    request_type = ForeignKey(RequestType, null=False, on_delete=OnDelete.restrict)
+    priority = Varchar(length=10, default="normal")
+    category = Varchar(length=20, default="question")
+    status = Varchar(length=10, default="new")
+    department = ForeignKey(Department, null=True, on_delete=OnDelete.set_null)
+    assignee = ForeignKey(User, null=True, on_delete=OnDelete.set_null)
+    follow_up_of = ForeignKey("self", null=True, on_delete=OnDelete.set_null)
+    custom_fields = JSON(default={})
+    first_response_due_at = Timestamptz(null=True, default=None)
+    resolution_due_at = Timestamptz(null=True, default=None)
+    first_responded_at = Timestamptz(null=True, default=None)
+    resolved_at = Timestamptz(null=True, default=None)
+    closed_at = Timestamptz(null=True, default=None)
+    # Optimistic lock: every change increments it; a change made on a stale view is refused.
+    version = Integer(default=1)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+    checks = {
+        "known_status": "status IN ('new', 'open', 'waiting', 'resolved', 'closed', 'cancelled')",
+        "known_priority": "priority IN ('urgent', 'normal', 'low')",
+        "known_category": (
+            "category IN ('question', 'incident', 'change_request', 'notice', 'other')"
+        ),
+        "version_positive": "version >= 1",
+    }
+    # Every list is newest first and pages by id, so each filter has an index ending in id.
+    composite_indexes = {
+        "tickets_organization_id": ("organization", "id"),
+        "tickets_status_id": ("status", "id"),
+        "tickets_assignee_id": ("assignee", "id"),
+        "tickets_department_id": ("department", "id"),
+        "tickets_priority_id": ("priority", "id"),
+        "tickets_requester_id": ("requester", "id"),
+        "tickets_updated_at": ("updated_at",),
+    }
+
+
+class TicketMessage(Table, tablename="ticket_messages"):
+    """A public reply or an internal note (staff only), with the minutes spent on it."""
+
+    ticket = ForeignKey(Ticket, null=False, on_delete=OnDelete.cascade, index=True)
+    author = ForeignKey(User, null=False, on_delete=OnDelete.restrict)
+    body = Text()
+    internal = Boolean(default=False)
+    minutes_spent = Integer(default=0)
+    created_at = Timestamptz()
+
+    checks = {"minutes_not_negative": "minutes_spent >= 0"}
+
+
+class Attachment(Table, tablename="attachments"):
+    """A file kept outside the web root under `storage_key`, served only to those allowed."""
+
+    ticket = ForeignKey(Ticket, null=False, on_delete=OnDelete.cascade, index=True)
+    message = ForeignKey(TicketMessage, null=True, on_delete=OnDelete.set_null)
+    uploaded_by = ForeignKey(User, null=False, on_delete=OnDelete.restrict)
+    filename = Varchar(length=255)
+    content_type = Varchar(length=100)
+    size_bytes = Integer()
+    sha256 = Varchar(length=64)
+    storage_key = Varchar(length=100, unique=True)
+    created_at = Timestamptz()
+
+
+class TicketEvent(Table, tablename="ticket_events"):
+    """One line of a request's history: who changed what, when."""
+
+    ticket = ForeignKey(Ticket, null=False, on_delete=OnDelete.cascade, index=True)
+    actor = ForeignKey(User, null=True, on_delete=OnDelete.set_null)
+    kind = Varchar(length=32)
+    detail = JSON(default={})
+    created_at = Timestamptz()
+
+
+class TicketWatcher(Table, tablename="ticket_watchers"):
+    ticket = ForeignKey(Ticket, null=False, on_delete=OnDelete.cascade, index=True)
+    user = ForeignKey(User, null=False, on_delete=OnDelete.cascade)
+
+    unique_together = {"one_watch_per_user": ("ticket", "user")}
+
+
+class CustomField(Table, tablename="custom_fields"):
+    """An admin-defined request field; values live in Ticket.custom_fields by `key`."""
+
+    key = Varchar(length=40, unique=True)
+    label_ja = Varchar(length=100)
+    label_en = Varchar(length=100)
+    field_type = Varchar(length=10)
+    choices = JSON(default=[])
+    required = Boolean(default=False)
+    visible_to_customers = Boolean(default=True)
+    is_active = Boolean(default=True)
+    sort_order = Integer(default=0)
+
+    checks = {"known_type": "field_type IN ('text', 'number', 'date', 'choice')"}
+
+
+class TicketSearch(Table, tablename="ticket_search"):
+    """The searchable text of a request (subject, body, public and internal messages).
+
+    `text` is normalised (NFKC, case-folded); `grams` holds its distinct 1- and 2-character
+    n-grams so that PostgreSQL can answer 1- and 2-character Japanese queries from an index.
+    """
+
+    ticket = ForeignKey(Ticket, null=False, unique=True, on_delete=OnDelete.cascade)
+    text = Text(default="")
+    public_text = Text(default="")
+    grams = Array(base_column=Text(), default=[])
+
+    postgres_ddl = ["CREATE INDEX ticket_search_grams ON ticket_search USING gin (grams)"]

@@ -1,0 +1,1 @@
+"""The points ledger, purchases, invoices and statements. Never imports `app` or Litestar."""

@@ -1,0 +1,1 @@
+"""The point table and bundles: pure pricing rules. No database, no HTTP."""

@@ -1,0 +1,88 @@
+"""Test set-up: a fresh database per run (SQLite by default, PostgreSQL with KIPPU_TEST_POSTGRES).
+
+KIPPU_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres makes the run create its own
+database `kippu_test_<pid>` there and drop it afterwards, so parallel runs never meet.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_var = Path(tempfile.mkdtemp(prefix="kippu-test-"))
+_admin_url = os.environ.get("KIPPU_TEST_POSTGRES")
+_test_db = f"kippu_test_{os.getpid()}"
+os.environ["ENVIRONMENT"] = "test"
+os.environ["VAR_DIR"] = str(_var)
+os.environ["SMTP_HOST"] = ""
+if _admin_url:
+    os.environ["DATABASE_URL"] = _admin_url.rsplit("/", 1)[0] + "/" + _test_db
+else:
+    os.environ["DATABASE_URL"] = f"sqlite:///{_var / 'test.sqlite3'}"
+
+import asyncpg  # noqa: E402
+import pytest  # noqa: E402
+import httpx  # noqa: E402
+
+import app  # noqa: E402,F401
+from app import db  # noqa: E402
+from app.settings import get_settings  # noqa: E402
+
+
+async def _create_postgres_database() -> None:
+    connection = await asyncpg.connect(_admin_url)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{_test_db}"')
+        await connection.execute(f'CREATE DATABASE "{_test_db}"')
+    finally:
+        await connection.close()
+
+
+async def _drop_postgres_database() -> None:
+    connection = await asyncpg.connect(_admin_url)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{_test_db}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def pytest_report_header(config):
+    return f"kippu database: {'PostgreSQL ' + _test_db if _admin_url else 'SQLite'}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def database():
+    if _admin_url:
+        await _create_postgres_database()
+        await db.engine().start_connection_pool(min_size=1, max_size=10)
+    await db.prepare_connection()
+    await db.create_schema_from_tables()
+    yield
+    if _admin_url:
+        await db.engine().close_connection_pool()
+        await _drop_postgres_database()
+
+
+@pytest.fixture(autouse=True)
+async def empty_database(database):
+    await db.delete_all_rows()
+    yield
+
+
+@pytest.fixture(scope="session")
+def settings():
+    return get_settings()
+
+
+@pytest.fixture
+async def client():
+    """An HTTP client on the real app (sessions, CSRF, templates, exception handlers)."""
+    from app.server import create_app
+
+    # Same event loop as the tests (the database pool lives there), so plain httpx on ASGI.
+    transport = httpx.ASGITransport(app=create_app(), raise_app_exceptions=True)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as test_client:
+        yield test_client
+
+
