@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import TransactionType
 from piccolo.table import create_db_tables
 
 from app.piccolo_app import TABLES
@@ -48,3 +49,16 @@ async def delete_all_rows() -> None:
     else:
         for name in reversed(names):
             await engine().run_ddl(f'DELETE FROM "{name}"')
+
+
+def write_transaction():
+    """A transaction for a multi-statement change.
+
+    SQLite: BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of
+    failing half-way. PostgreSQL: an ordinary transaction; take row locks with FOR UPDATE or a
+    guarded UPDATE inside it. Nested calls join the outer transaction.
+    """
+    engine_ = engine()
+    if is_postgres():
+        return engine_.transaction(allow_nested=True)
+    return engine_.transaction(transaction_type=TransactionType.immediate, allow_nested=True)

@@ -1,0 +1,81 @@
+"""Small builders for test data. Each returns the saved row (a Piccolo Table instance).
+
+Append new builders at the end; keep them plain (no behaviour beyond saving rows).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from itertools import count
+
+from app.accounts.caller import Caller
+from app.accounts.passwords import hash_password
+from app.accounts.tables import Department, Organization, User
+from app.tickets.tables import RequestType
+
+_serial = count(1)
+PASSWORD = "correct horse battery"
+_password_hash = hash_password(PASSWORD)
+
+
+async def make_department(name: str | None = None) -> Department:
+    row = Department(name=name or f"部署{next(_serial)}", created_at=datetime.now(UTC))
+    await row.save()
+    return row
+
+
+async def make_organization(name: str | None = None, code: str | None = None) -> Organization:
+    n = next(_serial)
+    row = Organization(code=code or f"C{n:04d}", name=name or f"株式会社テスト{n}", created_at=datetime.now(UTC))
+    await row.save()
+    return row
+
+
+async def make_user(
+    role: str = "agent",
+    organization: Organization | None = None,
+    department: Department | None = None,
+    email: str | None = None,
+    name: str = "山田 太郎",
+    locale: str = "ja",
+) -> User:
+    row = User(
+        email=email or f"user{next(_serial)}@example.jp",
+        name=name,
+        role=role,
+        organization=organization.id if organization else None,
+        department=department.id if department else None,
+        password_hash=_password_hash,
+        locale=locale,
+        created_at=datetime.now(UTC),
+    )
+    await row.save()
+    return row
+
+
+async def make_request_type(code: str = "general", name_ja: str = "一般的な質問", name_en: str = "General question") -> RequestType:
+    row = RequestType(code=code, name_ja=name_ja, name_en=name_en)
+    await row.save()
+    return row
+
+
+def caller(user: User) -> Caller:
+    return Caller(
+        id=user.id, email=user.email, name=user.name, role=user.role,
+        organization_id=user.organization, department_id=user.department, locale=user.locale,
+    )
+
+
+async def sign_in(client, user: User, password: str = PASSWORD) -> None:
+    """Sign a browser-like client in through the real form (session cookie + CSRF)."""
+    await client.get("/login")
+    response = await client.post(
+        "/login",
+        data={"email": user.email, "password": password, "_csrf_token": client.cookies.get("kippu_csrf")},
+    )
+    assert response.status_code in (302, 303), response.text
+
+
+def csrf(client) -> dict[str, str]:
+    """Form field carrying the CSRF token (for POSTs from page tests)."""
+    return {"_csrf_token": client.cookies.get("kippu_csrf")}
