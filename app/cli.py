@@ -46,3 +46,7 @@ def migrate() -> None:
 def fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
