@@ -1,0 +1,36 @@
+"""Refusals of the pricing rules.
+
+Messages are plain English templates with `{name}` values; the app translates `template` with
+its own catalogue (app/locales/ja/billing.json) and fills in `values`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PricingError(Exception):
+    """A price cannot be given or a purchase is not allowed; `field` names the input at fault."""
+
+    def __init__(self, template: str, *, field: str | None = None, **values: Any) -> None:
+        self.template = template
+        self.values = values
+        self.field = field
+        self.message = template.format(**values) if values else template
+        super().__init__(self.message)
+
+
+class PurchaseRefused(PricingError):
+    """A bundle purchase outside the bundle's rules (quantity, availability)."""
+
+
+class UnknownRequestType(PricingError):
+    """No request type of that code in the point table version asked about."""
+
+
+class InvalidPointTable(PricingError):
+    """A point table entry or bundle that would give nonsense prices."""
+
+
+class NoPointTableInForce(PricingError):
+    """No published point table version is in force at the moment asked about."""
