@@ -11,7 +11,7 @@ from itertools import count
 from app.accounts.caller import Caller
 from app.accounts.passwords import hash_password
 from app.accounts.tables import Department, Organization, User
-from app.tickets.tables import RequestType
+from app.tickets.tables import RequestType, Ticket, TicketMessage, TicketWatcher
 
 _serial = count(1)
 PASSWORD = "correct horse battery"
@@ -79,3 +79,45 @@ async def sign_in(client, user: User, password: str = PASSWORD) -> None:
 def csrf(client) -> dict[str, str]:
     """Form field carrying the CSRF token (for POSTs from page tests)."""
     return {"_csrf_token": client.cookies.get("kippu_csrf")}
+
+
+async def make_ticket(
+    organization: Organization,
+    requester: User,
+    request_type: RequestType,
+    subject: str = "プリンターに接続できません",
+    body: str = "昨日から事務所のプリンターに印刷できません。",
+    status: str = "new",
+    priority: str = "normal",
+    department: Department | None = None,
+    assignee: User | None = None,
+) -> Ticket:
+    now = datetime.now(UTC)
+    row = Ticket(
+        number=f"{now.year}-{next(_serial):06d}",
+        organization=organization.id,
+        requester=requester.id,
+        subject=subject,
+        body=body,
+        request_type=request_type.id,
+        status=status,
+        priority=priority,
+        department=department.id if department else None,
+        assignee=assignee.id if assignee else None,
+        created_at=now,
+        updated_at=now,
+    )
+    await row.save()
+    return row
+
+
+async def make_message(ticket: Ticket, author: User, body: str = "ご確認ください。", internal: bool = False) -> TicketMessage:
+    row = TicketMessage(ticket=ticket.id, author=author.id, body=body, internal=internal, created_at=datetime.now(UTC))
+    await row.save()
+    return row
+
+
+async def make_watcher(ticket: Ticket, user: User) -> TicketWatcher:
+    row = TicketWatcher(ticket=ticket.id, user=user.id)
+    await row.save()
+    return row
