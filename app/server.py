@@ -26,6 +26,7 @@ from app import db
 from app.accounts.middleware import CallerMiddleware, current_caller
 from app.errors import KippuError, NotAuthenticated
 from app.i18n import _, current_locale, format_date, format_datetime
+from app.jobs import scheduler_lifespan
 from app.routes import ROUTE_HANDLERS
 from app.settings import ROOT, Settings, get_settings
 
@@ -150,7 +151,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     ]
     return Litestar(
         route_handlers=[healthz, *ROUTE_HANDLERS, *static],
-        lifespan=[database_lifespan],
+        # Entered in order, left in reverse: the scheduler stops before the database closes.
+        lifespan=[database_lifespan, scheduler_lifespan],
         middleware=[sessions.middleware, CallerMiddleware()],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     smtp_use_tls: bool = False
     mail_from: str = "Kippu <support@kippu.localhost>"
     mail_max_attempts: int = 5
+    smtp_timeout_seconds: float = Field(default=30, gt=0)
+
+    # Background jobs. The embedded default runs them inside the app (app/jobs.py); with several
+    # workers set RUN_SCHEDULER=false and let cron call `kippu send-mail`, `kippu auto-close`, ...
+    run_scheduler: bool = True
+    mail_interval_seconds: float = Field(default=30, gt=0)
 
     # Attachments.
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)

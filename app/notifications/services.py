@@ -1,96 +1,162 @@
 """Who is told what, written to the outbox inside the caller's transaction.
 
-The senders (app/notifications/sender.py) deliver the outbox over SMTP later, with retries.
+Each mail is rendered from `templates/mail/<kind>.txt.jinja2` in the recipient's own locale
+(Japanese or English): the template's `subject` block is the subject, the rest is the body.
+The sender (app/notifications/sender.py) delivers the outbox over SMTP later, with retries.
 """
 
 from __future__ import annotations
 
+import contextvars
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
 
-from app.accounts.tables import User
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from app.accounts.tables import STAFF_ROLES, User
+from app.i18n import LOCALES, _, format_date, format_datetime, set_locale
 from app.notifications.tables import OutboxMessage
-from app.settings import get_settings
+from app.settings import ROOT, get_settings
 from app.tickets.tables import Ticket, TicketMessage, TicketWatcher
 
-SUBJECTS = {
-    "ticket_created": {
-        "ja": "[{number}] 新しいお問い合わせ: {subject}",
-        "en": "[{number}] New request: {subject}",
-    },
-    "public_reply": {
-        "ja": "[{number}] 返信があります: {subject}",
-        "en": "[{number}] New reply: {subject}",
-    },
-    "status_changed": {
-        "ja": "[{number}] ステータスが変わりました: {subject}",
-        "en": "[{number}] Status changed: {subject}",
-    },
+# English source text; the Japanese is in app/locales/ja/notifications.json.
+STATUS_LABELS = {
+    "new": "New",
+    "open": "In progress",
+    "waiting": "Waiting for your reply",
+    "resolved": "Resolved",
+    "closed": "Closed",
+    "cancelled": "Cancelled",
 }
-STATUS_NAMES = {
-    "ja": {"new": "新規", "open": "対応中", "waiting": "お客様回答待ち", "resolved": "解決済み",
-           "closed": "完了", "cancelled": "取消"},
-    "en": {"new": "New", "open": "Open", "waiting": "Waiting on you", "resolved": "Resolved",
-           "closed": "Closed", "cancelled": "Cancelled"},
-}
+PRIORITY_LABELS = {"urgent": "Urgent", "normal": "Normal", "low": "Low"}
+EXCERPT_CHARS = 2000
 
 
-async def _ticket(ticket_id: int) -> dict:
-    return await Ticket.select(
-        Ticket.id, Ticket.number, Ticket.subject, Ticket.requester, Ticket.department,
-        Ticket.organization, Ticket.status,
-    ).where(Ticket.id == ticket_id).first()
+@lru_cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(ROOT / "templates" / "mail"),
+        autoescape=False,  # plain-text mail
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals.update(_=_, status_label=lambda s: _(STATUS_LABELS[s]),
+                       priority_label=lambda p: _(PRIORITY_LABELS[p]))
+    env.filters.update(date=format_date, datetime=format_datetime)
+    return env
 
 
-def _link(ticket: dict, staff: bool) -> str:
-    base = get_settings().base_url.rstrip("/")
-    return f"{base}/console/tickets/{ticket['id']}" if staff else f"{base}/portal/tickets/{ticket['id']}"
+def render_mail(kind: str, locale: str, **context: Any) -> tuple[str, str]:
+    """Subject and body of `templates/mail/<kind>.txt.jinja2` in `locale` ("ja" or "en")."""
+    template = _environment().get_template(f"{kind}.txt.jinja2")
+    context = {"settings": get_settings(), **context}
+
+    def render() -> tuple[str, str]:
+        # In a copied context, so the caller's own locale (e.g. the request being served) stays.
+        set_locale(locale)
+        subject = "".join(template.blocks["subject"](template.new_context(context)))
+        return " ".join(subject.split()), template.render(context)
+
+    return contextvars.copy_context().run(render)
 
 
-async def _enqueue(user: dict, kind: str, ticket: dict, body: str) -> None:
-    locale = user["locale"] if user["locale"] in ("ja", "en") else "ja"
+async def enqueue(to_address: str, locale: str, kind: str, *, send_after: datetime | None = None,
+                  **context: Any) -> None:
+    """Put one mail in the outbox (call it inside the transaction of the change that causes it)."""
+    subject, body = render_mail(kind, locale if locale in LOCALES else "ja", **context)
     now = datetime.now(UTC)
     await OutboxMessage.insert(
         OutboxMessage(
-            to_address=user["email"],
-            subject=SUBJECTS[kind][locale].format(number=ticket["number"], subject=ticket["subject"])[:300],
+            to_address=to_address,
+            subject=subject[:300],
             body=body,
             kind=kind,
-            send_after=now,
+            send_after=send_after or now,
             created_at=now,
         )
     )
 
 
+async def _ticket(ticket_id: int) -> dict:
+    return await Ticket.select(
+        Ticket.id, Ticket.number, Ticket.subject, Ticket.body, Ticket.status, Ticket.priority,
+        Ticket.organization, Ticket.requester, Ticket.department, Ticket.assignee, Ticket.created_at,
+        Ticket.organization.name.as_alias("organization_name"),
+        Ticket.requester.name.as_alias("requester_name"),
+        Ticket.request_type.name_ja.as_alias("request_type_ja"),
+        Ticket.request_type.name_en.as_alias("request_type_en"),
+    ).where(Ticket.id == ticket_id).first()
+
+
+async def _recipients(ticket: dict, user_ids: set[int]) -> list[dict]:
+    """Active users among `user_ids`; customers only if they belong to the ticket's organisation."""
+    if not user_ids:
+        return []
+    users = await User.select(
+        User.id, User.email, User.name, User.locale, User.role, User.organization
+    ).where(User.id.is_in(sorted(user_ids)) & (User.is_active == True))  # noqa: E712
+    return [u for u in users if u["role"] in STAFF_ROLES or u["organization"] == ticket["organization"]]
+
+
+def _view(ticket: dict, user: dict) -> dict:
+    """The ticket as this recipient reads it: names in their language, the link to their side."""
+    staff = user["role"] in STAFF_ROLES
+    base = get_settings().base_url.rstrip("/")
+    return {
+        **ticket,
+        "request_type": ticket["request_type_en"] if user["locale"] == "en" else ticket["request_type_ja"],
+        "link": f"{base}/{'console' if staff else 'portal'}/tickets/{ticket['id']}",
+    }
+
+
+def _excerpt(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rstrip() + " …"
+
+
 async def ticket_created(ticket_id: int) -> None:
-    """A new request: every active agent of its department (all agents when it has none)."""
+    """A new request: the active agents of its department (every agent when it has none) and
+    its assignee, if routing gave it one."""
     ticket = await _ticket(ticket_id)
-    agents = User.select(User.email, User.locale).where(
-        (User.role.is_in(["agent", "admin"])) & (User.is_active == True)  # noqa: E712
+    agents = User.select(User.id).where(
+        User.role.is_in(["agent", "admin"]) & (User.is_active == True)  # noqa: E712
     )
     if ticket["department"] is not None:
         agents = agents.where(User.department == ticket["department"])
-    for agent in await agents:
-        body = f"{ticket['number']} {ticket['subject']}\n\n{_link(ticket, staff=True)}\n"
-        await _enqueue(agent, "ticket_created", ticket, body)
+    else:
+        agents = agents.where(User.role == "agent")
+    ids = {row["id"] for row in await agents}
+    if ticket["assignee"] is not None:
+        ids.add(ticket["assignee"])
+    for user in await _recipients(ticket, ids):
+        await enqueue(
+            user["email"], user["locale"], "ticket_created",
+            recipient=user, ticket=_view(ticket, user), body=_excerpt(ticket["body"]),
+        )
 
 
 async def public_reply_added(ticket_id: int, message_id: int) -> None:
-    """A public reply: the requester and the watchers, except whoever wrote it."""
-    ticket = await _ticket(ticket_id)
-    message = await TicketMessage.select(TicketMessage.author, TicketMessage.body).where(
-        TicketMessage.id == message_id
-    ).first()
-    watcher_ids = [w["user"] for w in await TicketWatcher.select(TicketWatcher.user).where(TicketWatcher.ticket == ticket_id)]
-    recipient_ids = {ticket["requester"], *watcher_ids} - {message["author"]}
-    if not recipient_ids:
+    """A public reply: the requester, the assignee and the watchers, except whoever wrote it.
+    Internal notes are never mailed."""
+    message = await TicketMessage.select(
+        TicketMessage.author, TicketMessage.body, TicketMessage.internal, TicketMessage.created_at,
+        TicketMessage.author.name.as_alias("author_name"),
+        TicketMessage.author.role.as_alias("author_role"),
+    ).where((TicketMessage.id == message_id) & (TicketMessage.ticket == ticket_id)).first()
+    if message is None or message["internal"]:
         return
-    users = await User.select(User.id, User.email, User.locale, User.role).where(
-        User.id.is_in(list(recipient_ids)) & (User.is_active == True)  # noqa: E712
-    )
-    for user in users:
-        staff = user["role"] in ("admin", "agent", "finance")
-        body = f"{message['body']}\n\n---\n{ticket['number']} {ticket['subject']}\n{_link(ticket, staff)}\n"
-        await _enqueue(user, "public_reply", ticket, body)
+    ticket = await _ticket(ticket_id)
+    watchers = await TicketWatcher.select(TicketWatcher.user).where(TicketWatcher.ticket == ticket_id)
+    ids = {ticket["requester"], ticket["assignee"], *(w["user"] for w in watchers)} - {None, message["author"]}
+    for user in await _recipients(ticket, ids):
+        await enqueue(
+            user["email"], user["locale"], "public_reply",
+            recipient=user, ticket=_view(ticket, user), message=message,
+            author_is_staff=message["author_role"] in STAFF_ROLES, body=_excerpt(message["body"]),
+        )
 
 
 async def status_changed(ticket_id: int, old: str, new: str, actor_id: int | None) -> None:
@@ -98,11 +164,8 @@ async def status_changed(ticket_id: int, old: str, new: str, actor_id: int | Non
     ticket = await _ticket(ticket_id)
     if ticket["requester"] == actor_id:
         return
-    user = await User.select(User.email, User.locale).where(
-        (User.id == ticket["requester"]) & (User.is_active == True)  # noqa: E712
-    ).first()
-    if user is None:
-        return
-    names = STATUS_NAMES[user["locale"] if user["locale"] in STATUS_NAMES else "ja"]
-    body = f"{ticket['number']} {ticket['subject']}\n{names[old]} → {names[new]}\n\n{_link(ticket, staff=False)}\n"
-    await _enqueue(user, "status_changed", ticket, body)
+    for user in await _recipients(ticket, {ticket["requester"]}):
+        await enqueue(
+            user["email"], user["locale"], "status_changed",
+            recipient=user, ticket=_view(ticket, user), old=old, new=new,
+        )
