@@ -152,7 +152,8 @@ def compose(row: dict, settings: Settings) -> EmailMessage:
     message["Message-ID"] = f"<kippu.{row['id']}.{stamp}@{_mail_domain(settings)}>"
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
     message["X-Kippu-Kind"] = row["kind"]
-    message.set_content(row["body"], charset="utf-8")
+    # base64 keeps Japanese text intact through relays that do not speak 8BITMIME.
+    message.set_content(row["body"], charset="utf-8", cte="base64")
     return message
 
 
