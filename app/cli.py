@@ -48,5 +48,22 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
+@main.command("send-mail")
+@click.option("--batch", default=100, show_default=True, type=click.IntRange(min=1), help="Messages per claim.")
+def send_mail(batch: int) -> None:
+    """Send the outgoing mail that is due, once (for cron when RUN_SCHEDULER=false)."""
+    from app.notifications.sender import send_all_due_mail
+
+    _log_jobs_to_stderr()
+    result = run(send_all_due_mail(batch=batch))
+    click.echo(f"mail sent: {result.sent}, to retry later: {result.retried}, failed: {result.failed}")
+
+
+def _log_jobs_to_stderr() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 if __name__ == "__main__":
     main()
