@@ -20,11 +20,12 @@ from app.notifications.tables import OutboxMessage
 from app.settings import ROOT, get_settings
 from app.tickets.tables import Ticket, TicketMessage, TicketWatcher
 
-# English source text; the Japanese is in app/locales/ja/notifications.json.
+# English source text, the same words as the pages use; the Japanese is in
+# app/locales/ja/notifications.json.
 STATUS_LABELS = {
     "new": "New",
-    "open": "In progress",
-    "waiting": "Waiting for your reply",
+    "open": "Open",
+    "waiting": "Waiting on customer",
     "resolved": "Resolved",
     "closed": "Closed",
     "cancelled": "Cancelled",

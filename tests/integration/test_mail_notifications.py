@@ -156,8 +156,8 @@ async def test_a_status_change_reaches_an_english_speaking_requester_in_english(
     await notify.status_changed(ticket.id, "open", "waiting", actor_id=desk["agent_ja"].id)
 
     [mail] = await mail_to("lee@midori.co.jp")
-    assert mail["subject"] == f"[{ticket.number}] Status changed to Waiting for your reply: Printer offline"
-    assert "In progress → Waiting for your reply" in mail["body"]
+    assert mail["subject"] == f"[{ticket.number}] Status changed to Waiting on customer: Printer offline"
+    assert "Open → Waiting on customer" in mail["body"]
 
 
 async def test_the_requester_is_not_mailed_about_their_own_status_change(desk):
