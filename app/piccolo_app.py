@@ -17,6 +17,7 @@ from app.tickets.tables import (
     TicketSearch,
     TicketWatcher,
 )
+from billing.tables import LedgerEntry, PointAllocation, PointHold, PointLot, PointsAccount
 
 TABLES = [
     Department,
@@ -35,6 +36,11 @@ TABLES = [
     CustomField,
     TicketSearch,
     OutboxMessage,
+    PointsAccount,
+    PointLot,
+    PointHold,
+    LedgerEntry,
+    PointAllocation,
 ]
 
 APP_CONFIG = AppConfig(
