@@ -173,34 +173,49 @@ def _write_to_log(message: EmailMessage) -> None:
 
 
 class _SmtpTransport:
-    """One SMTP connection for a batch, opened on first use and reopened after it breaks."""
+    """One SMTP connection for a batch, opened on first use and reopened after it drops.
+
+    If the server cannot be reached (or refuses our login), the rest of the batch is not tried
+    again one by one: each message records the same error and waits for its retry.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.client: aiosmtplib.SMTP | None = None
+        self.unreachable: Exception | None = None
 
     async def send(self, message: EmailMessage) -> None:
+        if self.unreachable is not None:
+            raise self.unreachable
         if self.client is None or not self.client.is_connected:
-            s = self.settings
-            self.client = aiosmtplib.SMTP(
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username or None,
-                password=s.smtp_password or None,
-                use_tls=s.smtp_use_tls,
-                start_tls=s.smtp_starttls and not s.smtp_use_tls,
-                timeout=s.smtp_timeout_seconds,
-            )
-            await self.client.connect()
+            await self._connect()
         try:
             await self.client.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             if all(refusal.code >= 500 for refusal in exc.recipients):
                 raise PermanentFailure(_describe(exc)) from exc
             raise
-        except aiosmtplib.SMTPResponseException as exc:
+        except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError) as exc:
+            # Refusals of this message; a refused sender or login is our set-up, so it is retried.
             if exc.code >= 500:
                 raise PermanentFailure(_describe(exc)) from exc
+            raise
+
+    async def _connect(self) -> None:
+        s = self.settings
+        self.client = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username or None,
+            password=s.smtp_password or None,
+            use_tls=s.smtp_use_tls,
+            start_tls=s.smtp_starttls and not s.smtp_use_tls,
+            timeout=s.smtp_timeout_seconds,
+        )
+        try:
+            await self.client.connect()
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            self.unreachable = exc
             raise
 
     async def close(self) -> None:

@@ -127,11 +127,12 @@ async def test_a_permanent_refusal_fails_at_once(smtp_server):
 async def test_an_unreachable_mail_server_is_retried_later(settings, monkeypatch):
     monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
     monkeypatch.setattr(settings, "smtp_port", free_port())  # nothing listens there
-    row = await queue_mail()
+    rows = [await queue_mail(to=f"customer{n}@example.jp") for n in range(3)]
 
-    assert await send_due_mail() == SendResult(retried=1)
-    stored = await outbox(row)
-    assert stored["status"] == "pending" and stored["attempts"] == 1 and stored["last_error"]
+    assert await send_due_mail() == SendResult(retried=3)
+    for row in rows:
+        stored = await outbox(row)
+        assert stored["status"] == "pending" and stored["attempts"] == 1 and stored["last_error"]
 
 
 async def test_one_refused_message_does_not_hold_back_the_others(smtp_server):
