@@ -1,7 +1,9 @@
 """Every controller Kippu serves, in one list (registered by app.server.create_app)."""
 
 from app.accounts.pages import SignInController
+from app.tickets.controllers import TicketController
 
 ROUTE_HANDLERS = [
     SignInController,
+    TicketController,
 ]

@@ -121,3 +121,63 @@ async def make_watcher(ticket: Ticket, user: User) -> TicketWatcher:
     row = TicketWatcher(ticket=ticket.id, user=user.id)
     await row.save()
     return row
+
+
+from app.accounts.tables import OrganizationRouting  # noqa: E402
+from app.tickets.tables import CustomField  # noqa: E402
+
+
+async def make_custom_field(
+    key: str,
+    field_type: str = "text",
+    *,
+    required: bool = False,
+    visible_to_customers: bool = True,
+    choices: list | None = None,
+    label_ja: str | None = None,
+) -> CustomField:
+    row = CustomField(
+        key=key, label_ja=label_ja or key, label_en=key, field_type=field_type, choices=choices or [],
+        required=required, visible_to_customers=visible_to_customers,
+    )
+    await row.save()
+    return row
+
+
+async def make_routing(organization: Organization, department: Department | None = None,
+                       assignee: User | None = None) -> OrganizationRouting:
+    row = OrganizationRouting(
+        organization=organization.id,
+        department=department.id if department else None,
+        assignee=assignee.id if assignee else None,
+    )
+    await row.save()
+    return row
+
+
+async def bearer(user: User) -> dict[str, str]:
+    """Authorization header for API calls as `user`."""
+    from app.accounts.tokens import create_token
+
+    token, _id = await create_token(user.id, "test")
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def make_support_world():
+    """Two customer companies with members, two agents in a department, a request type."""
+    from types import SimpleNamespace
+
+    department = await make_department("システム保守部")
+    org_a = await make_organization("株式会社アルファ")
+    org_b = await make_organization("株式会社ベータ")
+    return SimpleNamespace(
+        department=department,
+        org_a=org_a,
+        org_b=org_b,
+        customer_a=await make_user("customer_member", organization=org_a, name="青木 一郎"),
+        customer_a2=await make_user("customer_admin", organization=org_a, name="青木 二郎"),
+        customer_b=await make_user("customer_member", organization=org_b, name="別府 花子"),
+        agent=await make_user("agent", department=department, name="佐藤 担当"),
+        agent2=await make_user("agent", department=department, name="鈴木 担当"),
+        request_type=await make_request_type("general"),
+    )

@@ -1,0 +1,194 @@
+"""Attachment files: checked against the upload limits, kept outside the web root, served only to
+those allowed to see the request (and, for a file on an internal note, only to staff).
+
+A file is stored under `settings.upload_dir` by a random `storage_key`, never by the name the
+uploader chose, so a name cannot reach another path and files cannot be guessed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import mimetypes
+import secrets
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from app.accounts.caller import Caller
+from app.errors import InvalidInput, NotFound
+from app.i18n import _
+from app.settings import get_settings
+from app.tickets.tables import Attachment, TicketMessage
+
+MAX_FILES_PER_MESSAGE = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file as received from a form or the API; its content type is derived from the name."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    storage_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """What a handler needs to send a file: where it is and the name to offer."""
+
+    path: Path
+    filename: str
+    content_type: str
+    size_bytes: int
+
+
+def clean_filename(name: str) -> str:
+    """The last path component, without control characters, at most 255 characters."""
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().lstrip(".")
+    if not name:
+        return "file"
+    if len(name) > 255:
+        stem, dot, extension = name.rpartition(".")
+        name = (stem[: 254 - len(extension)] + dot + extension) if dot and len(extension) < 20 else name[:255]
+    return name
+
+
+def extension_of(filename: str) -> str:
+    stem, dot, extension = filename.rpartition(".")
+    return extension.lower() if dot and stem else ""
+
+
+def check_uploads(uploads: Sequence[Upload]) -> None:
+    """Refuse (InvalidInput on `attachments`) too many files, empty or too large ones, other types."""
+    settings = get_settings()
+    if len(uploads) > MAX_FILES_PER_MESSAGE:
+        raise InvalidInput(
+            _("At most {count} files can be attached at once.", count=MAX_FILES_PER_MESSAGE), field="attachments"
+        )
+    allowed = {e.lower().lstrip(".") for e in settings.upload_allowed_extensions}
+    for upload in uploads:
+        name = clean_filename(upload.filename)
+        if extension_of(name) not in allowed:
+            raise InvalidInput(
+                _("{name}: this type of file cannot be attached (allowed: {allowed}).",
+                  name=name, allowed=", ".join(sorted(allowed))),
+                field="attachments",
+            )
+        if not upload.data:
+            raise InvalidInput(_("{name} is empty.", name=name), field="attachments")
+        if len(upload.data) > settings.upload_max_bytes:
+            raise InvalidInput(
+                _("{name} is larger than {megabytes} MB.", name=name,
+                  megabytes=round(settings.upload_max_bytes / (1024 * 1024), 1)),
+                field="attachments",
+            )
+
+
+def path_of(storage_key: str) -> Path:
+    return get_settings().upload_dir / storage_key[:2] / storage_key
+
+
+def _write(upload: Upload) -> StoredFile:
+    name = clean_filename(upload.filename)
+    key = secrets.token_hex(20)
+    path = path_of(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "xb") as target:
+        target.write(upload.data)
+    return StoredFile(
+        filename=name,
+        content_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+        size_bytes=len(upload.data),
+        sha256=hashlib.sha256(upload.data).hexdigest(),
+        storage_key=key,
+    )
+
+
+async def store_uploads(uploads: Sequence[Upload]) -> list[StoredFile]:
+    """Check and write the files; the caller records them (and calls `discard` if that fails)."""
+    check_uploads(uploads)
+    stored: list[StoredFile] = []
+    try:
+        for upload in uploads:
+            stored.append(await asyncio.to_thread(_write, upload))
+    except BaseException:
+        discard(stored)
+        raise
+    return stored
+
+
+def discard(stored: Sequence[StoredFile]) -> None:
+    """Remove files whose database rows were never written."""
+    for item in stored:
+        path_of(item.storage_key).unlink(missing_ok=True)
+
+
+async def record_files(
+    stored: Sequence[StoredFile], *, ticket_id: int, message_id: int | None, uploaded_by: int, now: datetime
+) -> None:
+    """Insert the Attachment rows (inside the caller's transaction)."""
+    if not stored:
+        return
+    await Attachment.insert(
+        *(
+            Attachment(
+                ticket=ticket_id,
+                message=message_id,
+                uploaded_by=uploaded_by,
+                filename=item.filename,
+                content_type=item.content_type,
+                size_bytes=item.size_bytes,
+                sha256=item.sha256,
+                storage_key=item.storage_key,
+                created_at=now,
+            )
+            for item in stored
+        )
+    )
+
+
+async def attachment_download(caller: Caller, attachment_id: int, ticket_id: int | None = None) -> Download:
+    """Authorise a download and say where the file is.
+
+    NotFound when the attachment does not exist, belongs to another organisation's request,
+    sits on an internal note and the caller is a customer, or (given `ticket_id`) belongs to
+    another request.
+    """
+    row = await Attachment.select(
+        Attachment.ticket,
+        Attachment.filename,
+        Attachment.content_type,
+        Attachment.size_bytes,
+        Attachment.storage_key,
+        Attachment.message,
+        Attachment.ticket.organization.as_alias("organization"),
+    ).where(Attachment.id == attachment_id).first()
+    missing = NotFound(_("This file does not exist."))
+    if row is None or (ticket_id is not None and row["ticket"] != ticket_id):
+        raise missing
+    if not caller.can_see_organization(row["organization"]):
+        raise missing
+    if caller.is_customer and row["message"] is not None:
+        note = await TicketMessage.select(TicketMessage.internal).where(TicketMessage.id == row["message"]).first()
+        if note is None or note["internal"]:
+            raise missing
+    path = path_of(row["storage_key"])
+    if not path.is_file():
+        raise missing
+    return Download(
+        path=path, filename=row["filename"], content_type=row["content_type"], size_bytes=row["size_bytes"]
+    )
+
+

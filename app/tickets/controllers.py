@@ -1,0 +1,115 @@
+"""The tickets JSON API (/api/v1/tickets): file, list, read, reply, change status, download files."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from litestar.response import File
+
+from app.accounts.guards import caller_of, requires_login
+from app.idempotency import respond_once
+from app.tickets import services
+from app.tickets.attachments import attachment_download
+from app.tickets.schemas import (
+    MessageCreate,
+    MessageCreated,
+    StatusChange,
+    TicketCreate,
+    TicketListItem,
+    TicketListPage,
+    TicketRead,
+)
+
+
+class TicketController(Controller):
+    path = "/api/v1/tickets"
+    guards = [requires_login]
+    tags = ["tickets"]
+
+    @post("/", operation_id="CreateTicket", status_code=201, summary="File a support request")
+    async def create_ticket(self, request: Request, data: TicketCreate) -> Response[TicketListItem]:
+        caller = caller_of(request)
+
+        async def run() -> TicketListItem:
+            ticket = await services.create_ticket(
+                caller, subject=data.subject, body=data.body, request_type_code=data.request_type,
+                priority=data.priority, category=data.category, custom_fields=data.custom_fields,
+                organization_id=data.organization, requester_id=data.requester,
+            )
+            return TicketListItem.of(ticket)
+
+        return await respond_once(request, caller, run, status_code=201)
+
+    @get("/", operation_id="ListTickets", summary="Requests, newest first, a page at a time")
+    async def list_tickets(
+        self,
+        request: Request,
+        q: str | None = None,
+        status: Annotated[str | None, Parameter(description="One status or several, comma-separated")] = None,
+        priority: str | None = None,
+        organization: int | None = None,
+        department: int | None = None,
+        assignee: Annotated[str | None, Parameter(description='A user id, "me" or "none"')] = None,
+        requester: Annotated[str | None, Parameter(description='A user id or "me"')] = None,
+        request_type: str | None = None,
+        created_from: date | None = None,
+        created_to: date | None = None,
+        updated_from: date | None = None,
+        updated_to: date | None = None,
+        cursor: str | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=services.PAGE_LIMIT_MAX)] = 25,
+    ) -> TicketListPage:
+        filters = services.TicketFilters(
+            q=q, status=status, priority=priority, organization_id=organization, department_id=department,
+            assignee=assignee, requester=requester, request_type=request_type, created_from=created_from,
+            created_to=created_to, updated_from=updated_from, updated_to=updated_to,
+        )
+        return TicketListPage.of(await services.list_tickets(caller_of(request), filters, cursor, limit))
+
+    @get("/duplicates", operation_id="FindDuplicateTickets", summary="Open requests with a similar subject")
+    async def find_duplicates(
+        self, request: Request, subject: str, organization: int | None = None
+    ) -> list[TicketListItem]:
+        found = await services.find_likely_duplicates(caller_of(request), subject, organization_id=organization)
+        return [TicketListItem.of(t) for t in found]
+
+    @get("/{ticket_id:int}", operation_id="GetTicket", summary="A request with its thread and history")
+    async def get_ticket(self, request: Request, ticket_id: int) -> TicketRead:
+        return TicketRead.of_detail(await services.get_ticket(caller_of(request), ticket_id))
+
+    @post("/{ticket_id:int}/messages", operation_id="CreateTicketMessage", status_code=201,
+          summary="A public reply or (staff) an internal note")
+    async def create_message(self, request: Request, ticket_id: int, data: MessageCreate) -> Response[MessageCreated]:
+        caller = caller_of(request)
+
+        async def run() -> MessageCreated:
+            outcome = await services.add_message(
+                caller, ticket_id, data.body, internal=data.internal, minutes_spent=data.minutes_spent,
+                then_status=data.status, version=data.version,
+            )
+            return MessageCreated.of(outcome)
+
+        return await respond_once(request, caller, run, status_code=201)
+
+    @post("/{ticket_id:int}/status", operation_id="ChangeTicketStatus", status_code=200,
+          summary="Move a request to another status (409 when not allowed)")
+    async def change_status(self, request: Request, ticket_id: int, data: StatusChange) -> Response[TicketListItem]:
+        caller = caller_of(request)
+
+        async def run() -> TicketListItem:
+            ticket = await services.change_status(caller, ticket_id, data.status, version=data.version)
+            return TicketListItem.of(ticket)
+
+        return await respond_once(request, caller, run, status_code=200)
+
+    @get("/{ticket_id:int}/attachments/{attachment_id:int}", operation_id="DownloadTicketAttachment",
+         summary="Download an attached file")
+    async def download_attachment(self, request: Request, ticket_id: int, attachment_id: int) -> File:
+        download = await attachment_download(caller_of(request), attachment_id, ticket_id=ticket_id)
+        return File(
+            path=download.path, filename=download.filename, media_type=download.content_type,
+            content_disposition_type="attachment", headers={"X-Content-Type-Options": "nosniff"},
+        )

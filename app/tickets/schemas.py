@@ -1,0 +1,238 @@
+"""What the tickets API accepts and returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from app.tickets.services import (
+    SUBJECT_MAX,
+    BODY_MAX,
+    MINUTES_MAX,
+    AttachmentView,
+    EventView,
+    MessageView,
+    ReplyOutcome,
+    TicketDetail,
+    TicketPage,
+    TicketSummary,
+    category_label,
+    priority_label,
+    status_label,
+)
+
+PriorityName = Literal["urgent", "normal", "low"]
+CategoryName = Literal["question", "incident", "change_request", "notice", "other"]
+StatusName = Literal["new", "open", "waiting", "resolved", "closed", "cancelled"]
+CustomValue = StrictStr | StrictInt | StrictFloat | None
+
+
+class _Input(BaseModel):
+    # Strict: "yes" is not a boolean and 5 is not a subject; unknown fields are refused by name.
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class TicketCreate(_Input):
+    subject: Annotated[str, Field(min_length=1, max_length=SUBJECT_MAX)]
+    body: Annotated[str, Field(min_length=1, max_length=BODY_MAX)]
+    request_type: Annotated[str, Field(min_length=1, max_length=32, description="A request type code")]
+    priority: PriorityName = "normal"
+    category: CategoryName = "question"
+    custom_fields: dict[Annotated[str, Field(max_length=40)], CustomValue] = {}
+    organization: Annotated[int, Field(gt=0, description="Staff only: the organisation filed for")] | None = None
+    requester: Annotated[int, Field(gt=0, description="Staff only: the customer user filing")] | None = None
+
+
+class MessageCreate(_Input):
+    body: Annotated[str, Field(min_length=1, max_length=BODY_MAX)]
+    internal: StrictBool = False
+    minutes_spent: Annotated[int, Field(ge=0, le=MINUTES_MAX)] = 0
+    version: Annotated[int, Field(ge=1, description="The version you saw; refused (409) if it changed")] | None = None
+    status: Annotated[StatusName, Field(description="A status to move to after the reply, e.g. waiting")] | None = None
+
+
+class StatusChange(_Input):
+    status: StatusName
+    version: Annotated[int, Field(ge=1)] | None = None
+
+
+class Named(BaseModel):
+    id: int
+    name: str
+
+
+class RequestTypeRef(BaseModel):
+    code: str
+    name: str
+
+
+class TicketRefRead(BaseModel):
+    id: int
+    number: str
+
+
+class TicketListItem(BaseModel):
+    id: int
+    number: str
+    subject: str
+    status: str
+    status_label: str
+    priority: str
+    priority_label: str
+    category: str
+    category_label: str
+    organization: Named
+    requester: Named
+    request_type: RequestTypeRef
+    department: Named | None
+    assignee: Named | None
+    first_response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    first_responded_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    # The points quoted for the request; the ledger (issue 3) fills this in.
+    quoted_points: int = 0
+
+    @classmethod
+    def of(cls, ticket: TicketSummary, **extra: Any) -> TicketListItem:
+        return cls(
+            id=ticket.id,
+            number=ticket.number,
+            subject=ticket.subject,
+            status=ticket.status,
+            status_label=status_label(ticket.status),
+            priority=ticket.priority,
+            priority_label=priority_label(ticket.priority),
+            category=ticket.category,
+            category_label=category_label(ticket.category),
+            organization=Named(id=ticket.organization_id, name=ticket.organization_name),
+            requester=Named(id=ticket.requester_id, name=ticket.requester_name),
+            request_type=RequestTypeRef(code=ticket.request_type_code, name=ticket.request_type_name),
+            department=Named(id=ticket.department_id, name=ticket.department_name or "")
+            if ticket.department_id is not None else None,
+            assignee=Named(id=ticket.assignee_id, name=ticket.assignee_name or "")
+            if ticket.assignee_id is not None else None,
+            first_response_due_at=ticket.first_response_due_at,
+            resolution_due_at=ticket.resolution_due_at,
+            first_responded_at=ticket.first_responded_at,
+            created_at=ticket.created_at,
+            updated_at=ticket.updated_at,
+            version=ticket.version,
+            **extra,
+        )
+
+
+class AttachmentRead(BaseModel):
+    id: int
+    message_id: int | None
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+    download_url: str
+
+    @classmethod
+    def of(cls, ticket_id: int, item: AttachmentView) -> AttachmentRead:
+        return cls(
+            id=item.id, message_id=item.message_id, filename=item.filename, content_type=item.content_type,
+            size_bytes=item.size_bytes, sha256=item.sha256, created_at=item.created_at,
+            download_url=f"/api/v1/tickets/{ticket_id}/attachments/{item.id}",
+        )
+
+
+class MessageRead(BaseModel):
+    id: int
+    author: Named
+    author_is_staff: bool
+    body: str
+    internal: bool
+    minutes_spent: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, message: MessageView) -> MessageRead:
+        return cls(
+            id=message.id, author=Named(id=message.author_id, name=message.author_name),
+            author_is_staff=message.author_is_staff, body=message.body, internal=message.internal,
+            minutes_spent=message.minutes_spent, created_at=message.created_at,
+        )
+
+
+class EventRead(BaseModel):
+    id: int
+    kind: str
+    actor: Named | None
+    detail: dict[str, Any]
+    text: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, event: EventView) -> EventRead:
+        return cls(
+            id=event.id, kind=event.kind,
+            actor=Named(id=event.actor_id, name=event.actor_name or "") if event.actor_id is not None else None,
+            detail=event.detail, text=event.text, created_at=event.created_at,
+        )
+
+
+class TicketRead(TicketListItem):
+    body: str
+    custom_fields: dict[str, Any]
+    follow_up_of: TicketRefRead | None
+    follow_ups: list[TicketRefRead]
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    messages: list[MessageRead]
+    attachments: list[AttachmentRead]
+    events: list[EventRead]
+    allowed_statuses: list[str]
+    minutes_spent_total: int
+
+    @classmethod
+    def of_detail(cls, ticket: TicketDetail) -> TicketRead:
+        return cls.of(
+            ticket,
+            body=ticket.body,
+            custom_fields=ticket.custom_fields,
+            follow_up_of=TicketRefRead(id=ticket.follow_up_of.id, number=ticket.follow_up_of.number)
+            if ticket.follow_up_of else None,
+            follow_ups=[TicketRefRead(id=f.id, number=f.number) for f in ticket.follow_ups],
+            resolved_at=ticket.resolved_at,
+            closed_at=ticket.closed_at,
+            messages=[MessageRead.of(m) for m in ticket.messages],
+            attachments=[AttachmentRead.of(ticket.id, a) for a in ticket.attachments],
+            events=[EventRead.of(e) for e in ticket.events],
+            allowed_statuses=list(ticket.allowed_statuses),
+            minutes_spent_total=ticket.minutes_spent_total,
+        )
+
+
+class TicketListPage(BaseModel):
+    items: list[TicketListItem]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, page: TicketPage) -> TicketListPage:
+        return cls(items=[TicketListItem.of(t) for t in page.items], next_cursor=page.next_cursor)
+
+
+class MessageCreated(BaseModel):
+    """Where the reply landed: `ticket` is a new follow-up request when the original was closed."""
+
+    message_id: int | None
+    ticket: TicketRefRead
+    status: str
+    version: int
+    follow_up_of: int | None
+
+    @classmethod
+    def of(cls, outcome: ReplyOutcome) -> MessageCreated:
+        return cls(
+            message_id=outcome.message_id, ticket=TicketRefRead(id=outcome.ticket_id, number=outcome.number),
+            status=outcome.status, version=outcome.version, follow_up_of=outcome.follow_up_of,
+        )
