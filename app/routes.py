@@ -1,9 +1,14 @@
 """Every controller Kippu serves, in one list (registered by app.server.create_app)."""
 
+from app.accounts.controllers import AuthController, MeController, OrganizationController, StaffController
 from app.accounts.pages import SignInController
 from app.tickets.controllers import TicketController
 
 ROUTE_HANDLERS = [
     SignInController,
+    AuthController,
+    MeController,
+    OrganizationController,
+    StaffController,
     TicketController,
 ]

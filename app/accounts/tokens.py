@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from app.accounts.caller import Caller
 from app.accounts.tables import ApiToken, User
 
 PREFIX = "kp_"
+# "Last used" is written at most once a minute per token, so most API calls stay read-only.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def hash_token(token: str) -> str:
@@ -43,11 +45,14 @@ async def revoke_token(user_id: int, token_id: int) -> bool:
 
 async def caller_for_token(token: str) -> Caller | None:
     owner = (
-        await ApiToken.select(ApiToken.user)
+        await ApiToken.select(ApiToken.id, ApiToken.user, ApiToken.last_used_at)
         .where((ApiToken.token_hash == hash_token(token)) & ApiToken.revoked_at.is_null())
         .first()
     )
     if owner is None:
         return None
+    now = datetime.now(UTC)
+    if owner["last_used_at"] is None or now - owner["last_used_at"] >= LAST_USED_RESOLUTION:
+        await ApiToken.update({ApiToken.last_used_at: now}).where(ApiToken.id == owner["id"])
     user = await User.select().where((User.id == owner["user"]) & (User.is_active == True)).first()  # noqa: E712
     return Caller.from_row(user) if user else None

@@ -1,0 +1,1 @@
+"""Administration: departments, staff, organisations, request types, custom fields."""
