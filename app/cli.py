@@ -59,6 +59,16 @@ def send_mail(batch: int) -> None:
     click.echo(f"mail sent: {result.sent}, to retry later: {result.retried}, failed: {result.failed}")
 
 
+@main.command("auto-close")
+def auto_close() -> None:
+    """Close requests resolved longer ago than AUTO_CLOSE_AFTER_DAYS (idempotent; for cron)."""
+    from app.tickets.jobs import auto_close_resolved
+
+    _log_jobs_to_stderr()
+    closed = run(auto_close_resolved())
+    click.echo(f"requests closed: {closed}")
+
+
 def _log_jobs_to_stderr() -> None:
     import logging
 

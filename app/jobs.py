@@ -19,6 +19,7 @@ from litestar import Litestar
 
 from app.notifications.sender import send_all_due_mail
 from app.settings import Settings, get_settings
+from app.tickets.jobs import auto_close_resolved
 
 log = logging.getLogger("kippu.jobs")
 
@@ -36,6 +37,7 @@ def default_jobs(settings: Settings) -> list[Job]:
     """What the embedded scheduler runs, and how often."""
     return [
         Job("send-mail", settings.mail_interval_seconds, send_all_due_mail),
+        Job("auto-close", HOUR, auto_close_resolved),
     ]
 
 

@@ -6,11 +6,13 @@ import asyncio
 import os
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from app.jobs import Job, Scheduler
+from app.jobs import Job, Scheduler, default_jobs
 from app.notifications.sender import send_all_due_mail
 from app.notifications.tables import OutboxMessage
+from app.tickets.tables import Ticket
+from tests.factories import make_organization, make_request_type, make_ticket, make_user
 from tests.integration.mail_catcher import smtp_server  # noqa: F401 (fixture)
 
 
@@ -122,7 +124,7 @@ async def test_the_app_runs_the_scheduler_while_it_serves(smtp_server, settings,
     app = create_app()
 
     async with app.lifespan():
-        assert [t.get_name() for t in job_tasks()] == ["kippu-job-send-mail"]
+        assert sorted(t.get_name() for t in job_tasks()) == ["kippu-job-auto-close", "kippu-job-send-mail"]
         await queue_mail()
         await eventually(lambda: len(smtp_server.inbox.messages) == 1)
 
@@ -151,3 +153,45 @@ async def test_kippu_send_mail_delivers_the_due_mail_and_says_how_much(smtp_serv
     code, output = await cli("send-mail", SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_server.port))
     assert "mail sent: 0, to retry later: 0, failed: 0" in output
     assert len(smtp_server.inbox.messages) == 2
+
+
+async def resolved_request(days_ago: float) -> Ticket:
+    org = await make_organization("株式会社あおば")
+    requester = await make_user("customer_member", organization=org, email="yamada@aoba.co.jp")
+    ticket = await make_ticket(org, requester, await make_request_type(), status="resolved")
+    await Ticket.update({Ticket.resolved_at: datetime.now(UTC) - timedelta(days=days_ago)}).where(
+        Ticket.id == ticket.id
+    )
+    return ticket
+
+
+async def test_the_scheduler_closes_resolved_requests_every_hour(settings):
+    [auto_close] = [job for job in default_jobs(settings) if job.name == "auto-close"]
+    assert auto_close.every_seconds == 3600
+    ticket = await resolved_request(days_ago=settings.auto_close_after_days + 1)
+
+    assert await auto_close.run() == 1
+    assert await auto_close.run() == 0
+    assert (await Ticket.select(Ticket.status).where(Ticket.id == ticket.id).first())["status"] == "closed"
+
+
+async def test_kippu_auto_close_closes_old_resolved_requests_once_and_tells_the_requester(settings):
+    old = await resolved_request(days_ago=settings.auto_close_after_days + 1)
+    recent = await Ticket.update({Ticket.resolved_at: datetime.now(UTC) - timedelta(days=1)}).where(
+        Ticket.id == (await make_ticket(
+            await make_organization(), await make_user("agent"), await make_request_type("other"),
+            status="resolved",
+        )).id
+    ).returning(Ticket.id)
+
+    code, output = await cli("auto-close")
+
+    assert code == 0, output
+    assert "requests closed: 1" in output
+    statuses = {row["id"]: row["status"] for row in await Ticket.select(Ticket.id, Ticket.status)}
+    assert statuses == {old.id: "closed", recent[0]["id"]: "resolved"}
+    [mail] = await OutboxMessage.select().where(OutboxMessage.to_address == "yamada@aoba.co.jp")
+    assert mail["subject"] == f"[{old.number}] ステータスが「完了」になりました: {old.subject}"
+
+    code, output = await cli("auto-close")
+    assert "requests closed: 0" in output
