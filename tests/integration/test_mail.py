@@ -181,6 +181,7 @@ async def test_without_a_mail_server_mail_is_written_to_the_log(settings):
     handler = logging.Handler()
     handler.emit = lambda record: lines.append(record.getMessage())
     logger = logging.getLogger("kippu.mail")
+    level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
@@ -188,6 +189,7 @@ async def test_without_a_mail_server_mail_is_written_to_the_log(settings):
         assert await send_due_mail() == SendResult(sent=1)
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
 
     assert any("yamada@example.jp" in line and SUBJECT in line and "お問い合わせに返信" in line for line in lines)
     assert (await outbox(row))["status"] == "sent"
