@@ -67,8 +67,8 @@ async def send_due_mail(now: datetime | None = None, limit: int = 100) -> SendRe
     transport = _SmtpTransport(settings) if settings.smtp_host else None
     try:
         for row in batch:
-            message = compose(row, settings)
             try:
+                message = compose(row, settings)
                 if transport is None:
                     _write_to_log(message)
                 else:
