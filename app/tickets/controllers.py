@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import File
 
 from app.accounts.guards import caller_of, requires_login
@@ -30,7 +30,7 @@ class TicketController(Controller):
     tags = ["tickets"]
 
     @post("/", operation_id="CreateTicket", status_code=201, summary="File a support request")
-    async def create_ticket(self, request: Request, data: TicketCreate) -> Response[TicketListItem]:
+    async def create_ticket(self, request: Request, data: JSONBody[TicketCreate]) -> Response[TicketListItem]:
         caller = caller_of(request)
 
         async def run() -> TicketListItem:
@@ -47,20 +47,20 @@ class TicketController(Controller):
     async def list_tickets(
         self,
         request: Request,
-        q: str | None = None,
-        status: Annotated[str | None, Parameter(description="One status or several, comma-separated")] = None,
-        priority: str | None = None,
-        organization: int | None = None,
-        department: int | None = None,
-        assignee: Annotated[str | None, Parameter(description='A user id, "me" or "none"')] = None,
-        requester: Annotated[str | None, Parameter(description='A user id or "me"')] = None,
-        request_type: str | None = None,
-        created_from: date | None = None,
-        created_to: date | None = None,
-        updated_from: date | None = None,
-        updated_to: date | None = None,
-        cursor: str | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=services.PAGE_LIMIT_MAX)] = 25,
+        q: FromQuery[str | None] = None,
+        status: Annotated[str | None, QueryParameter(description="One status or several, comma-separated")] = None,
+        priority: Annotated[str | None, QueryParameter(description="One priority or several, comma-separated")] = None,
+        organization: FromQuery[int | None] = None,
+        department: FromQuery[int | None] = None,
+        assignee: Annotated[str | None, QueryParameter(description='A user id, "me" or "none"')] = None,
+        requester: Annotated[str | None, QueryParameter(description='A user id or "me"')] = None,
+        request_type: Annotated[str | None, QueryParameter(description="A request type code")] = None,
+        created_from: FromQuery[date | None] = None,
+        created_to: FromQuery[date | None] = None,
+        updated_from: FromQuery[date | None] = None,
+        updated_to: FromQuery[date | None] = None,
+        cursor: Annotated[str | None, QueryParameter(description="next_cursor of the previous page")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=services.PAGE_LIMIT_MAX)] = 25,
     ) -> TicketListPage:
         filters = services.TicketFilters(
             q=q, status=status, priority=priority, organization_id=organization, department_id=department,
@@ -71,18 +71,18 @@ class TicketController(Controller):
 
     @get("/duplicates", operation_id="FindDuplicateTickets", summary="Open requests with a similar subject")
     async def find_duplicates(
-        self, request: Request, subject: str, organization: int | None = None
+        self, request: Request, subject: FromQuery[str], organization: FromQuery[int | None] = None
     ) -> list[TicketListItem]:
         found = await services.find_likely_duplicates(caller_of(request), subject, organization_id=organization)
         return [TicketListItem.of(t) for t in found]
 
     @get("/{ticket_id:int}", operation_id="GetTicket", summary="A request with its thread and history")
-    async def get_ticket(self, request: Request, ticket_id: int) -> TicketRead:
+    async def get_ticket(self, request: Request, ticket_id: FromPath[int]) -> TicketRead:
         return TicketRead.of_detail(await services.get_ticket(caller_of(request), ticket_id))
 
     @post("/{ticket_id:int}/messages", operation_id="CreateTicketMessage", status_code=201,
           summary="A public reply or (staff) an internal note")
-    async def create_message(self, request: Request, ticket_id: int, data: MessageCreate) -> Response[MessageCreated]:
+    async def create_message(self, request: Request, ticket_id: FromPath[int], data: JSONBody[MessageCreate]) -> Response[MessageCreated]:
         caller = caller_of(request)
 
         async def run() -> MessageCreated:
@@ -96,7 +96,7 @@ class TicketController(Controller):
 
     @post("/{ticket_id:int}/status", operation_id="ChangeTicketStatus", status_code=200,
           summary="Move a request to another status (409 when not allowed)")
-    async def change_status(self, request: Request, ticket_id: int, data: StatusChange) -> Response[TicketListItem]:
+    async def change_status(self, request: Request, ticket_id: FromPath[int], data: JSONBody[StatusChange]) -> Response[TicketListItem]:
         caller = caller_of(request)
 
         async def run() -> TicketListItem:
@@ -107,7 +107,7 @@ class TicketController(Controller):
 
     @get("/{ticket_id:int}/attachments/{attachment_id:int}", operation_id="DownloadTicketAttachment",
          summary="Download an attached file")
-    async def download_attachment(self, request: Request, ticket_id: int, attachment_id: int) -> File:
+    async def download_attachment(self, request: Request, ticket_id: FromPath[int], attachment_id: FromPath[int]) -> File:
         download = await attachment_download(caller_of(request), attachment_id, ticket_id=ticket_id)
         return File(
             path=download.path, filename=download.filename, media_type=download.content_type,

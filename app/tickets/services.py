@@ -1307,17 +1307,19 @@ def describe_event(event: EventView) -> str:
 # Exports (exactly the filtered list, no page limit)
 
 
-async def export_rows(caller: Caller, filters: TicketFilters | None = None) -> AsyncIterator[TicketSummary]:
+async def export_rows(
+    caller: Caller, filters: TicketFilters | None = None, *, batch_size: int = EXPORT_BATCH
+) -> AsyncIterator[TicketSummary]:
     """Every request the list with these filters shows, newest first, read in keyset batches."""
     cursor: str | None = None
     while True:
         query = await _filtered(Ticket.select(*_summary_columns()), caller, filters or TicketFilters())
         if cursor is not None:
             query = query.where(Ticket.id < decode_cursor(cursor))
-        rows = await query.order_by(Ticket.id, ascending=False).limit(EXPORT_BATCH)
+        rows = await query.order_by(Ticket.id, ascending=False).limit(batch_size)
         for row in rows:
             yield TicketSummary(**_summary_values(row))
-        if len(rows) < EXPORT_BATCH:
+        if len(rows) < batch_size:
             return
         cursor = encode_cursor(rows[-1]["id"])
 
@@ -1412,3 +1414,109 @@ __all__ = [
     "update_fields",
     "urgent_tickets",
 ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Choices for the staff console's forms (added for app/console/pages.py)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestTypeChoice:
+    code: str
+    name: str
+    is_active: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomFieldDefinition:
+    key: str
+    label: str
+    field_type: str
+    choices: tuple[str, ...]
+    required: bool
+    visible_to_customers: bool
+
+
+async def request_type_choices(caller: Caller, *, include_inactive: bool = False) -> list[RequestTypeChoice]:
+    """Request types in their display order, named in the caller's locale (staff only).
+    Inactive ones are wanted by filters (old requests still carry them), not by reclassification."""
+    _require_staff(caller)
+    query = RequestType.select(RequestType.code, RequestType.name_ja, RequestType.name_en, RequestType.is_active)
+    if not include_inactive:
+        query = query.where(RequestType.is_active == True)  # noqa: E712
+    rows = await query.order_by(RequestType.sort_order).order_by(RequestType.id)
+    return [
+        RequestTypeChoice(code=r["code"], name=_localised(r["name_ja"], r["name_en"]), is_active=r["is_active"])
+        for r in rows
+    ]
+
+
+async def custom_field_definitions(caller: Caller) -> list[CustomFieldDefinition]:
+    """The active custom fields a staff member fills on a request, in display order."""
+    _require_staff(caller)
+    return [
+        CustomFieldDefinition(
+            key=d["key"], label=_localised(d["label_ja"], d["label_en"]), field_type=d["field_type"],
+            choices=tuple(_choice_values(d["choices"])), required=d["required"],
+            visible_to_customers=d["visible_to_customers"],
+        )
+        for d in await _custom_field_definitions()
+    ]
+
+
+# =============================================================================================
+# Choices for the portal's forms (added by the customer-portal work; small readers only)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestTypeChoice:
+    code: str
+    name: str  # in the current locale
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomFieldInput:
+    """A custom field as a form shows it; `choices` are the allowed values of a choice field."""
+
+    key: str
+    label: str
+    field_type: str
+    choices: tuple[str, ...]
+    required: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonChoice:
+    id: int
+    name: str
+
+
+async def request_type_choices() -> list[RequestTypeChoice]:
+    """The active request types, in their sort order, named in the current locale."""
+    rows = await RequestType.select(RequestType.code, RequestType.name_ja, RequestType.name_en).where(
+        RequestType.is_active == True  # noqa: E712
+    ).order_by(RequestType.sort_order).order_by(RequestType.id)
+    return [RequestTypeChoice(code=r["code"], name=_localised(r["name_ja"], r["name_en"])) for r in rows]
+
+
+async def custom_field_inputs(caller: Caller) -> list[CustomFieldInput]:
+    """The active custom fields the caller fills when filing (customers: those visible to them)."""
+    return [
+        CustomFieldInput(
+            key=d["key"], label=_localised(d["label_ja"], d["label_en"]), field_type=d["field_type"],
+            choices=tuple(_choice_values(d["choices"])), required=d["required"],
+        )
+        for d in await _custom_field_definitions()
+        if d["visible_to_customers"] or caller.is_staff
+    ]
+
+
+async def requester_choices(caller: Caller, organization_id: int | None = None) -> list[PersonChoice]:
+    """People who can be the requester of an organisation's requests (a list filter's options).
+
+    Customers get their own organisation's users; staff name the organisation."""
+    target = caller.organization_id if caller.is_customer else organization_id
+    if target is None:
+        return []
+    rows = await User.select(User.id, User.name).where(User.organization == target).order_by(User.name).order_by(User.id)
+    return [PersonChoice(id=r["id"], name=r["name"]) for r in rows]
