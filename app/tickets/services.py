@@ -1417,14 +1417,14 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------------
-# Choices for the staff console's forms (added for app/console/pages.py)
+# Choices for the forms of the portal and the console (small readers)
 
 
 @dataclass(frozen=True, kw_only=True)
 class RequestTypeChoice:
     code: str
-    name: str
-    is_active: bool
+    name: str  # in the current locale
+    is_active: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1437,12 +1437,13 @@ class CustomFieldDefinition:
     visible_to_customers: bool
 
 
-async def request_type_choices(caller: Caller, *, include_inactive: bool = False) -> list[RequestTypeChoice]:
-    """Request types in their display order, named in the caller's locale (staff only).
-    Inactive ones are wanted by filters (old requests still carry them), not by reclassification."""
-    _require_staff(caller)
+async def request_type_choices(caller: Caller | None = None, *, include_inactive: bool = False) -> list[RequestTypeChoice]:
+    """Request types in their display order, named in the current locale.
+
+    Only active ones, unless a staff caller asks for the inactive ones too (a queue filter
+    wants them: old requests still carry them; filing and reclassifying do not)."""
     query = RequestType.select(RequestType.code, RequestType.name_ja, RequestType.name_en, RequestType.is_active)
-    if not include_inactive:
+    if not (include_inactive and caller is not None and caller.is_staff):
         query = query.where(RequestType.is_active == True)  # noqa: E712
     rows = await query.order_by(RequestType.sort_order).order_by(RequestType.id)
     return [
@@ -1464,16 +1465,6 @@ async def custom_field_definitions(caller: Caller) -> list[CustomFieldDefinition
     ]
 
 
-# =============================================================================================
-# Choices for the portal's forms (added by the customer-portal work; small readers only)
-
-
-@dataclass(frozen=True, kw_only=True)
-class RequestTypeChoice:
-    code: str
-    name: str  # in the current locale
-
-
 @dataclass(frozen=True, kw_only=True)
 class CustomFieldInput:
     """A custom field as a form shows it; `choices` are the allowed values of a choice field."""
@@ -1489,14 +1480,6 @@ class CustomFieldInput:
 class PersonChoice:
     id: int
     name: str
-
-
-async def request_type_choices() -> list[RequestTypeChoice]:
-    """The active request types, in their sort order, named in the current locale."""
-    rows = await RequestType.select(RequestType.code, RequestType.name_ja, RequestType.name_en).where(
-        RequestType.is_active == True  # noqa: E712
-    ).order_by(RequestType.sort_order).order_by(RequestType.id)
-    return [RequestTypeChoice(code=r["code"], name=_localised(r["name_ja"], r["name_en"])) for r in rows]
 
 
 async def custom_field_inputs(caller: Caller) -> list[CustomFieldInput]:

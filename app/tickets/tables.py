@@ -76,6 +76,8 @@ class Ticket(Table, tablename="tickets"):
         "tickets_priority_id": ("priority", "id"),
         "tickets_requester_id": ("requester", "id"),
         "tickets_updated_at": ("updated_at",),
+        # The console's overdue and urgent lists: open statuses, soonest due first.
+        "tickets_status_resolution_due": ("status", "resolution_due_at"),
     }
 
 
