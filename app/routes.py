@@ -1,7 +1,8 @@
 """Every controller Kippu serves, in one list (registered by app.server.create_app)."""
 
 from app.accounts.controllers import AuthController, MeController, OrganizationController, StaffController
-from app.accounts.pages import SignInController
+from app.accounts.pages import AccountController, SignInController
+from app.admin.pages import AdminController
 from app.tickets.controllers import TicketController
 
 ROUTE_HANDLERS = [
@@ -10,5 +11,7 @@ ROUTE_HANDLERS = [
     MeController,
     OrganizationController,
     StaffController,
+    AccountController,
+    AdminController,
     TicketController,
 ]

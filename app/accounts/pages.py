@@ -1,4 +1,4 @@
-"""Sign-in and sign-out pages."""
+"""Sign-in and sign-out pages, and the signed-in user's own settings page (/account)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ from typing import Annotated
 
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 from pydantic import BaseModel
 
+from app.accounts import services
 from app.accounts.caller import Caller
+from app.accounts.guards import caller_of, requires_login
 from app.accounts.services import authenticate
-from app.errors import NotAuthenticated, TooManyAttempts
+from app.errors import Conflict, InvalidInput, KippuError, NotAuthenticated, NotFound, TooManyAttempts
+from app.i18n import _, set_locale
 
 
 class SignInForm(BaseModel):
@@ -69,3 +72,188 @@ class SignInController(Controller):
     async def sign_out(self, request: Request) -> Redirect:
         request.clear_session()
         return Redirect(path="/login")
+
+
+# ---------------------------------------------------------------- one's own account
+
+
+def flash(request: Request, message: str) -> None:
+    """A one-time message shown on the next page (kept in the server-side session)."""
+    request.set_session({**(request.session or {}), "flash": message})
+
+
+def pop_flash(request: Request) -> str | None:
+    session = request.session or {}
+    message = session.get("flash")
+    if message is not None:
+        request.set_session({k: v for k, v in session.items() if k != "flash"})
+    return message
+
+
+def form_errors(exc: KippuError) -> dict[str, str]:
+    """The message of a refused form, keyed by the field it is about ("form" when none)."""
+    return {str(exc.extra.get("field") or "form"): exc.message}
+
+
+FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
+
+# English source text; the Japanese is in app/locales/ja/accounts.json.
+ROLE_LABELS = {
+    "admin": "Administrator",
+    "agent": "Agent",
+    "finance": "Finance",
+    "customer_admin": "Customer administrator",
+    "customer_member": "Customer member",
+}
+
+
+def role_label(role: str) -> str:
+    return _(ROLE_LABELS.get(role, role))
+
+
+class ProfileForm(BaseModel):
+    name: str = ""
+    locale: str = ""
+
+
+class PasswordForm(BaseModel):
+    current_password: str = ""
+    new_password: str = ""
+    confirm_password: str = ""
+
+
+class TokenForm(BaseModel):
+    name: str = ""
+
+
+class MemberForm(BaseModel):
+    email: str = ""
+    name: str = ""
+    role: str = "customer_member"
+    password: str = ""
+
+
+class ActiveForm(BaseModel):
+    active: str = ""
+
+
+class AccountController(Controller):
+    """The user's own settings: name, language, password, API tokens; members for customer admins."""
+
+    path = "/account"
+    guards = [requires_login]
+    include_in_schema = False
+
+    async def _page(self, request: Request, status_code: int = 200, **context) -> Template:
+        caller = caller_of(request)
+        me = await services.describe(caller)
+        context.setdefault("profile", {"name": me.user.name, "locale": me.user.locale})
+        return Template(
+            "accounts/settings.html.jinja2",
+            context={
+                "account": me,
+                "tokens": await services.list_api_tokens(caller),
+                "flash": pop_flash(request),
+                "role_label": role_label,
+                "profile_errors": {},
+                "password_errors": {},
+                "token_errors": {},
+                "token_name": "",
+                "new_token": None,
+                **context,
+            },
+            status_code=status_code,
+        )
+
+    @get("/")
+    async def account_page(self, request: Request) -> Template:
+        return await self._page(request)
+
+    @post("/profile")
+    async def update_profile(self, request: Request, data: Annotated[ProfileForm, FORM]) -> Template | Redirect:
+        try:
+            user = await services.update_profile(caller_of(request), name=data.name, locale=data.locale)
+        except InvalidInput as exc:
+            return await self._page(request, 422, profile_errors=form_errors(exc), profile=data.model_dump())
+        set_locale(user.locale)  # the confirmation already speaks the newly chosen language
+        flash(request, _("Your settings were saved."))
+        return Redirect(path="/account")
+
+    @post("/password")
+    async def change_password(self, request: Request, data: Annotated[PasswordForm, FORM]) -> Template | Redirect:
+        try:
+            if data.new_password != data.confirm_password:
+                raise InvalidInput(_("The two new passwords differ."), field="confirm_password")
+            await services.change_own_password(
+                caller_of(request), current_password=data.current_password, new_password=data.new_password
+            )
+        except InvalidInput as exc:
+            return await self._page(request, 422, password_errors=form_errors(exc))
+        flash(request, _("Your password was changed."))
+        return Redirect(path="/account")
+
+    @post("/tokens")
+    async def create_token(self, request: Request, data: Annotated[TokenForm, FORM]) -> Template:
+        try:
+            token, info = await services.create_api_token(caller_of(request), data.name)
+        except InvalidInput as exc:
+            return await self._page(request, 422, token_errors=form_errors(exc), token_name=data.name)
+        # Shown on this response only: the token is stored hashed and cannot be displayed again.
+        return await self._page(request, 201, new_token={"token": token, "name": info.name})
+
+    @post("/tokens/{token_id:int}/revoke")
+    async def revoke_token(self, request: Request, token_id: FromPath[int]) -> Redirect:
+        await services.revoke_api_token(caller_of(request), token_id)
+        flash(request, _("The token was revoked. Programs using it can no longer sign in with it."))
+        return Redirect(path="/account")
+
+    # A customer admin manages its own organisation's members here.
+
+    async def _members_page(self, request: Request, status_code: int = 200, **context) -> Template:
+        caller = caller_of(request)
+        if caller.organization_id is None:
+            raise NotFound(_("This page does not exist."))
+        return Template(
+            "accounts/members.html.jinja2",
+            context={
+                "organization": await services.get_organization(caller, caller.organization_id),
+                "users": await services.list_organization_users(caller, caller.organization_id),
+                "flash": pop_flash(request),
+                "role_label": role_label,
+                "errors": {},
+                "values": {"role": "customer_member"},
+                **context,
+            },
+            status_code=status_code,
+        )
+
+    @get("/members")
+    async def members_page(self, request: Request) -> Template:
+        return await self._members_page(request)
+
+    @post("/members")
+    async def add_member(self, request: Request, data: Annotated[MemberForm, FORM]) -> Template | Redirect:
+        caller = caller_of(request)
+        if caller.organization_id is None:
+            raise NotFound(_("This page does not exist."))
+        try:
+            user = await services.create_customer_user(
+                caller, caller.organization_id, email=data.email, name=data.name, role=data.role,
+                password=data.password or None,
+            )
+        except (InvalidInput, Conflict) as exc:
+            return await self._members_page(request, exc.status_code, errors=form_errors(exc), values=data.model_dump())
+        flash(request, _("{name} was added.", name=user.name))
+        return Redirect(path="/account/members")
+
+    @post("/members/{user_id:int}/active")
+    async def set_member_active(
+        self, request: Request, user_id: FromPath[int], data: Annotated[ActiveForm, FORM]
+    ) -> Template | Redirect:
+        try:
+            user = await services.set_user_active(caller_of(request), user_id, data.active == "1")
+        except InvalidInput as exc:
+            return await self._members_page(request, 422, errors=form_errors(exc))
+        flash(request, _("{name} was reactivated.", name=user.name) if user.is_active
+              else _("{name} was deactivated.", name=user.name))
+        return Redirect(path="/account/members")

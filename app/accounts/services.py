@@ -124,7 +124,8 @@ async def authenticate(email: str, password: str, failures: Store, client: str) 
             _("Too many failed sign-ins. Please wait {minutes} minutes and try again.",
               minutes=settings.login_lockout_seconds // 60)
         )
-    row = await User.select().where((User.email == email) & (User.is_active == True)).first()  # noqa: E712
+    known = not _CONTROL.search(email)  # such an address cannot exist (and PostgreSQL refuses NUL)
+    row = await User.select().where((User.email == email) & (User.is_active == True)).first() if known else None  # noqa: E712
     if not verify_password(row["password_hash"] if row else DUMMY_HASH, password) or row is None:
         await failures.set(key, str(count + 1), expires_in=settings.login_lockout_seconds)
         raise NotAuthenticated(_("The e-mail address or password is incorrect."))
@@ -145,7 +146,7 @@ async def issue_token(email: str, password: str, failures: Store, client: str) -
 
 def normalize_email(value: str, field: str = "email") -> str:
     """A valid e-mail address, trimmed and lower-cased."""
-    value = (value or "").strip()
+    value = reject_control_characters((value or "").strip(), field)
     if not value:
         raise InvalidInput(_("Enter an e-mail address."), field=field)
     if len(value) > 254:
@@ -157,8 +158,18 @@ def normalize_email(value: str, field: str = "email") -> str:
     return value.lower()
 
 
+# C0 control characters other than tab and line breaks: PostgreSQL refuses NUL in text outright.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def reject_control_characters(value: str, field: str) -> str:
+    if _CONTROL.search(value):
+        raise InvalidInput(_("Remove the invisible control characters from this field."), field=field)
+    return value
+
+
 def clean_text(value: str | None, field: str, *, max_length: int, required: bool = True) -> str:
-    value = (value or "").strip()
+    value = reject_control_characters((value or "").strip(), field)
     if required and not value:
         raise InvalidInput(_("This field is required."), field=field)
     if len(value) > max_length:
@@ -167,6 +178,7 @@ def clean_text(value: str | None, field: str, *, max_length: int, required: bool
 
 
 def check_password(password: str, field: str = "password") -> str:
+    reject_control_characters(password, field)
     if len(password) < MIN_LENGTH:
         raise InvalidInput(_("The password must be at least {min} characters long.", min=MIN_LENGTH), field=field)
     if len(password) > MAX_PASSWORD_LENGTH:
@@ -275,7 +287,7 @@ async def _department_id(department: int | str | None) -> int | None:
     if isinstance(department, int):
         condition = Department.id == department
     else:
-        condition = Department.name == department.strip()
+        condition = Department.name == reject_control_characters(department.strip(), "department")
     row = await Department.select(Department.id).where(condition).first()
     if row is None:
         raise InvalidInput(_("There is no department \"{name}\".", name=department), field="department")
@@ -427,7 +439,9 @@ async def get_organization(caller: Caller, organization_id: int) -> Organization
 
 
 async def find_organization(caller: Caller, code: str) -> OrganizationInfo:
-    row = await Organization.select(Organization.id).where(Organization.code == code.strip()).first()
+    row = await Organization.select(Organization.id).where(
+        Organization.code == reject_control_characters(code.strip(), "code")
+    ).first()
     if row is None or not caller.can_see_organization(row["id"]):
         raise NotFound(_("There is no organisation with the customer code \"{code}\".", code=code))
     return await get_organization(caller, row["id"])

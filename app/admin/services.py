@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from app.accounts.caller import Caller
-from app.accounts.services import clean_text, is_unique_violation
+from app.accounts.services import clean_text, is_unique_violation, reject_control_characters
 from app.errors import Duplicate, InvalidInput, NotAllowed, NotFound
 from app.i18n import _
 from app.tickets.tables import CustomField, RequestType
@@ -167,7 +167,7 @@ def parse_choices(choices: list[str] | str | None) -> list[str]:
     for item in items:
         if not isinstance(item, str):
             raise InvalidInput(_("Each choice must be text."), field="choices")
-        item = item.strip()
+        item = reject_control_characters(item.strip(), "choices")
         if not item:
             continue
         if len(item) > 100:

@@ -283,3 +283,16 @@ async def test_the_openapi_document_lists_the_people_endpoints(client):
     for path in ("/api/v1/auth/token", "/api/v1/me", "/api/v1/organizations", "/api/v1/staff",
                  "/api/v1/organizations/{organization_id}/users"):
         assert path in paths
+
+
+async def test_invisible_control_characters_are_refused_not_a_server_error(client):
+    bad_login = await client.post("/api/v1/auth/token", json={"email": "a\u0000@example.jp", "password": PASSWORD})
+    assert bad_login.status_code == 401
+    headers = await bearer(await make_user("admin"))
+    response = await client.post("/api/v1/organizations", json={"name": "株式会社\u0000ヌル", "code": "NUL"}, headers=headers)
+    assert response.status_code == 422 and response.json()["field"] == "name"
+    response = await client.post(
+        "/api/v1/staff", json={"email": "ok@vendor.example.jp", "name": "x", "role": "agent", "department": "部\u0000"},
+        headers=headers,
+    )
+    assert response.status_code == 422 and response.json()["field"] == "department"
