@@ -3,6 +3,7 @@
 from app.accounts.controllers import AuthController, MeController, OrganizationController, StaffController
 from app.accounts.pages import AccountController, SignInController
 from app.admin.pages import AdminController
+from app.console.pages import ConsoleController
 from app.tickets.controllers import TicketController
 
 ROUTE_HANDLERS = [
@@ -14,4 +15,5 @@ ROUTE_HANDLERS = [
     AccountController,
     AdminController,
     TicketController,
+    ConsoleController,
 ]
