@@ -18,6 +18,7 @@ from app.tickets.tables import (
     TicketWatcher,
 )
 from billing.tables import LedgerEntry, PointAllocation, PointHold, PointLot, PointsAccount
+from pricing.tables import PointBundle, PointTableRequestType, PointTableSurcharge, PointTableVersion
 
 TABLES = [
     Department,
@@ -26,6 +27,10 @@ TABLES = [
     OrganizationRouting,
     ApiToken,
     IdempotencyRecord,
+    PointTableVersion,
+    PointTableRequestType,
+    PointTableSurcharge,
+    PointBundle,
     RequestType,
     TicketCounter,
     Ticket,

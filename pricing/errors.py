@@ -34,3 +34,11 @@ class InvalidPointTable(PricingError):
 
 class NoPointTableInForce(PricingError):
     """No published point table version is in force at the moment asked about."""
+
+
+class PointTableLocked(PricingError):
+    """A published point table version is never changed: requests were priced by it."""
+
+
+class UnknownPointTableVersion(PricingError):
+    """No point table version with that id."""
