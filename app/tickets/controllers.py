@@ -82,7 +82,9 @@ class TicketController(Controller):
 
     @post("/{ticket_id:int}/messages", operation_id="CreateTicketMessage", status_code=201,
           summary="A public reply or (staff) an internal note")
-    async def create_message(self, request: Request, ticket_id: FromPath[int], data: JSONBody[MessageCreate]) -> Response[MessageCreated]:
+    async def create_message(
+        self, request: Request, ticket_id: FromPath[int], data: JSONBody[MessageCreate]
+    ) -> Response[MessageCreated]:
         caller = caller_of(request)
 
         async def run() -> MessageCreated:
@@ -96,7 +98,9 @@ class TicketController(Controller):
 
     @post("/{ticket_id:int}/status", operation_id="ChangeTicketStatus", status_code=200,
           summary="Move a request to another status (409 when not allowed)")
-    async def change_status(self, request: Request, ticket_id: FromPath[int], data: JSONBody[StatusChange]) -> Response[TicketListItem]:
+    async def change_status(
+        self, request: Request, ticket_id: FromPath[int], data: JSONBody[StatusChange]
+    ) -> Response[TicketListItem]:
         caller = caller_of(request)
 
         async def run() -> TicketListItem:
@@ -107,7 +111,9 @@ class TicketController(Controller):
 
     @get("/{ticket_id:int}/attachments/{attachment_id:int}", operation_id="DownloadTicketAttachment",
          summary="Download an attached file")
-    async def download_attachment(self, request: Request, ticket_id: FromPath[int], attachment_id: FromPath[int]) -> File:
+    async def download_attachment(
+        self, request: Request, ticket_id: FromPath[int], attachment_id: FromPath[int]
+    ) -> File:
         download = await attachment_download(caller_of(request), attachment_id, ticket_id=ticket_id)
         return File(
             path=download.path, filename=download.filename, media_type=download.content_type,

@@ -713,7 +713,9 @@ async def find_likely_duplicates(
     rows = await Ticket.select(*_summary_columns()).where(
         (Ticket.organization == target) & Ticket.status.is_in(list(OPEN_STATUSES)) & (Ticket.created_at >= since)
     ).order_by(Ticket.id, ascending=False).limit(200)
-    found = [TicketSummary(**_summary_values(r)) for r in rows if subjects_match(wanted, normalise_subject(r["subject"]))]
+    found = [
+        TicketSummary(**_summary_values(r)) for r in rows if subjects_match(wanted, normalise_subject(r["subject"]))
+    ]
     return found[:limit]
 
 
@@ -1100,7 +1102,9 @@ async def get_ticket(caller: Caller, ticket_id: int) -> TicketDetail:
     )
     follow_ups = tuple(
         TicketRef(id=f["id"], number=f["number"])
-        for f in await Ticket.select(Ticket.id, Ticket.number).where(Ticket.follow_up_of == ticket_id).order_by(Ticket.id)
+        for f in await Ticket.select(Ticket.id, Ticket.number)
+        .where(Ticket.follow_up_of == ticket_id)
+        .order_by(Ticket.id)
     )
 
     definitions = await _custom_field_definitions()
@@ -1118,7 +1122,9 @@ async def get_ticket(caller: Caller, ticket_id: int) -> TicketDetail:
         body=row["body"],
         custom_fields={f.key: f.value for f in field_values},
         custom_field_values=field_values,
-        follow_up_of=TicketRef(id=row["follow_up_of"], number=row["follow_up_of_number"]) if row["follow_up_of"] else None,
+        follow_up_of=(
+            TicketRef(id=row["follow_up_of"], number=row["follow_up_of_number"]) if row["follow_up_of"] else None
+        ),
         follow_ups=follow_ups,
         resolved_at=row["resolved_at"],
         closed_at=row["closed_at"],
@@ -1278,7 +1284,8 @@ def describe_event(event: EventView) -> str:
             return _("Filed as a follow-up request.")
         return _("Filed the request.")
     if event.kind == "status_changed":
-        text = _("Status: {old} → {new}", old=status_label(detail.get("from", "")), new=status_label(detail.get("to", "")))
+        old, new = status_label(detail.get("from", "")), status_label(detail.get("to", ""))
+        text = _("Status: {old} → {new}", old=old, new=new)
         if detail.get("reason") == "auto_close":
             text += " " + _("(closed automatically)")
         return text
@@ -1437,7 +1444,9 @@ class CustomFieldDefinition:
     visible_to_customers: bool
 
 
-async def request_type_choices(caller: Caller | None = None, *, include_inactive: bool = False) -> list[RequestTypeChoice]:
+async def request_type_choices(
+    caller: Caller | None = None, *, include_inactive: bool = False
+) -> list[RequestTypeChoice]:
     """Request types in their display order, named in the current locale.
 
     Only active ones, unless a staff caller asks for the inactive ones too (a queue filter
@@ -1501,5 +1510,7 @@ async def requester_choices(caller: Caller, organization_id: int | None = None) 
     target = caller.organization_id if caller.is_customer else organization_id
     if target is None:
         return []
-    rows = await User.select(User.id, User.name).where(User.organization == target).order_by(User.name).order_by(User.id)
+    rows = await User.select(User.id, User.name).where(User.organization == target).order_by(User.name).order_by(
+        User.id
+    )
     return [PersonChoice(id=r["id"], name=r["name"]) for r in rows]

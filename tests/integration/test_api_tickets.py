@@ -204,3 +204,13 @@ async def test_the_openapi_document_names_the_operations(client):
     operations = {op["operationId"] for path in document["paths"].values() for op in path.values()
                   if isinstance(op, dict) and "operationId" in op}
     assert {"CreateTicket", "ListTickets", "GetTicket", "CreateTicketMessage", "ChangeTicketStatus"} <= operations
+
+
+async def test_two_simultaneous_calls_with_one_key_file_one_request(client, world):
+    import asyncio
+
+    headers = {**await bearer(world.customer_a), "Idempotency-Key": "together"}
+    responses = await asyncio.gather(*(client.post("/api/v1/tickets", json=NEW, headers=headers) for _ in range(3)))
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert await Ticket.count() == 1

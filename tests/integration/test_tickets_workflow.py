@@ -327,3 +327,24 @@ async def test_a_customer_cannot_see_or_change_another_companys_request(world):
     with pytest.raises(NotFound):
         await services.change_status(other, ticket.id, "cancelled")
     assert (await services.get_ticket(caller(world.customer_a2), ticket.id)).id == ticket.id
+
+
+async def test_requests_filed_at_the_same_moment_get_distinct_consecutive_numbers(world, settings):
+    import asyncio
+
+    filed = await asyncio.gather(*(file(world, subject=f"同時{i}") for i in range(8)))
+    year = datetime.now(settings.zone).year
+    assert sorted(t.number for t in filed) == [f"{year}-{n:06d}" for n in range(1, 9)]
+
+
+async def test_two_agents_replying_at_once_on_the_same_view_one_wins(world):
+    import asyncio
+
+    ticket = await file(world)
+    results = await asyncio.gather(
+        services.add_message(caller(world.agent), ticket.id, "回答A", version=ticket.version),
+        services.add_message(caller(world.agent2), ticket.id, "回答B", version=ticket.version),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["ReplyOutcome", "StaleVersion"]
+    assert len((await services.get_ticket(caller(world.agent), ticket.id)).messages) == 1
