@@ -4,6 +4,7 @@ from app.accounts.controllers import AuthController, MeController, OrganizationC
 from app.accounts.pages import AccountController, SignInController
 from app.admin.pages import AdminController
 from app.console.pages import ConsoleController
+from app.portal.pages import PortalController
 from app.tickets.controllers import TicketController
 
 ROUTE_HANDLERS = [
@@ -16,4 +17,5 @@ ROUTE_HANDLERS = [
     AdminController,
     TicketController,
     ConsoleController,
+    PortalController,
 ]

@@ -1,0 +1,341 @@
+"""The customer portal (/portal): home, filing a request, a request with its thread, the company's
+request history, and attachment downloads.
+
+Every page calls the ticket services (app/tickets/services.py, app/tickets/attachments.py), which
+authorise by organisation: another company's request does not exist for a customer (404). A
+refused form is shown again with the message next to its field and what was typed kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Controller, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import File, Redirect, Template
+
+from app.accounts import services as people
+from app.accounts.guards import caller_of, requires_customer
+from app.accounts.pages import flash, form_errors, pop_flash
+from app.errors import InvalidInput, KippuError, NotAuthenticated, NotFound
+from app.i18n import _
+from app.settings import get_settings
+from app.tickets import services
+from app.tickets.attachments import MAX_FILES_PER_MESSAGE, Upload, attachment_download
+from app.tickets.tables import CATEGORIES, PRIORITIES, STATUSES
+
+PAGE_SIZE = 25
+RECENT_SIZE = 10
+MY_OPEN_SIZE = 20
+# The most a form with files may send: every file at the limit plus the text fields. A larger
+# body is refused before it is read (413); anything smaller reaches the form's own checks.
+FORM_MAX_BYTES = get_settings().upload_max_bytes * MAX_FILES_PER_MESSAGE + 1024 * 1024
+OPEN_FILTER = ",".join(services.OPEN_STATUSES)
+CUSTOM_FIELD_PREFIX = "custom_fields."
+HISTORY_FILTERS = ("q", "status", "priority", "request_type", "requester", "created_from", "created_to")
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _refused(exc: KippuError) -> bool:
+    """Whether a service error is something to show on the form (not a missing page or sign-in)."""
+    return not isinstance(exc, (NotFound, NotAuthenticated))
+
+
+def limits_text() -> str:
+    settings = get_settings()
+    return _(
+        "Up to {count} files, each at most {megabytes} MB. Allowed types: {types}.",
+        count=MAX_FILES_PER_MESSAGE,
+        megabytes=f"{settings.upload_max_bytes / (1024 * 1024):.1f}".removesuffix(".0"),
+        types=", ".join(sorted(e.lower().lstrip(".") for e in settings.upload_allowed_extensions)),
+    )
+
+
+def accept_attribute() -> str:
+    return ",".join("." + e.lower().lstrip(".") for e in get_settings().upload_allowed_extensions)
+
+
+async def read_form(request: HTMXRequest) -> tuple[dict[str, str], list[Upload]]:
+    """The text fields (last value of each) and the chosen files of a form (empty file inputs skipped)."""
+    form = await request.form()
+    values: dict[str, str] = {}
+    uploads: list[Upload] = []
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if key == "attachments" and value.filename:
+                uploads.append(Upload(filename=value.filename, data=await value.read()))
+        elif isinstance(value, str):
+            values[key] = value
+    return values, uploads
+
+
+def parse_day(value: str, field: str) -> date | None:
+    text = value.strip().replace("/", "-")
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(_("Enter a date as YYYY/MM/DD."), field=field) from None
+
+
+def parse_version(value: str) -> int | None:
+    text = value.strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
+
+
+def template_helpers() -> dict[str, Any]:
+    return {
+        "status_label": services.status_label,
+        "priority_label": services.priority_label,
+        "category_label": services.category_label,
+    }
+
+
+async def page(request: HTMXRequest, name: str, status_code: int = 200, **context: Any) -> Template:
+    """A whole portal page: the company name and the portal's menu come with every one."""
+    caller = caller_of(request)
+    if caller.organization_id is None:
+        raise NotFound(_("This page does not exist."))
+    company = await people.get_organization(caller, caller.organization_id)
+    return Template(
+        f"portal/{name}.html.jinja2",
+        context={"company": company, "flash": pop_flash(request), "section": name, **template_helpers(), **context},
+        status_code=status_code,
+    )
+
+
+def fragment(name: str, status_code: int = 200, **context: Any) -> Template:
+    return Template(
+        f"portal/partials/{name}.html.jinja2", context={**template_helpers(), **context}, status_code=status_code
+    )
+
+
+def wants_fragment(request: HTMXRequest) -> bool:
+    """An HTMX swap gets the fragment; a normal visit or an HTMX history restore the whole page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+# ------------------------------------------------------------------------------ the portal
+
+
+class PortalController(Controller):
+    path = "/portal"
+    guards = [requires_customer]
+    include_in_schema = False
+
+    @get("/")
+    async def portal_home(self, request: HTMXRequest) -> Template:
+        caller = caller_of(request)
+        mine = await services.list_tickets(
+            caller, services.TicketFilters(requester="me", status=services.OPEN_STATUSES), limit=MY_OPEN_SIZE
+        )
+        recent = await services.list_tickets(caller, services.TicketFilters(), limit=RECENT_SIZE)
+        counts = await services.counts_by_status(caller)
+        return await page(
+            request, "home", my_open=mine.items, my_open_more=mine.next_cursor is not None,
+            recent=recent.items, counts=counts, open_count=sum(counts[s] for s in services.OPEN_STATUSES),
+            open_filter=OPEN_FILTER,
+        )
+
+    # -------------------------------------------------------------------- filing a request
+
+    async def _new_form(
+        self, request: HTMXRequest, status_code: int = 200, *, values: Mapping[str, str] | None = None,
+        errors: Mapping[str, str] | None = None, duplicates: list | None = None, files_dropped: bool = False,
+    ) -> Template:
+        caller = caller_of(request)
+        return await page(
+            request, "new_ticket", status_code,
+            values={"priority": "normal", "category": "question", **(values or {})},
+            errors=dict(errors or {}),
+            duplicates=duplicates or [],
+            files_dropped=files_dropped,
+            request_types=await services.request_type_choices(),
+            custom_fields=await services.custom_field_inputs(caller),
+            priorities=PRIORITIES,
+            categories=CATEGORIES,
+            limits=limits_text(),
+            accept=accept_attribute(),
+            max_files=MAX_FILES_PER_MESSAGE,
+        )
+
+    @get("/tickets/new")
+    async def new_ticket_page(self, request: HTMXRequest) -> Template:
+        return await self._new_form(request)
+
+    @get("/tickets/duplicates")
+    async def duplicate_warning(self, request: HTMXRequest, subject: FromQuery[str] = "") -> Template:
+        """The "a similar open request exists" notice under the subject, refreshed as it is typed."""
+        found = await services.find_likely_duplicates(caller_of(request), subject[: services.SUBJECT_MAX * 2])
+        return fragment("duplicates", duplicates=found, confirm=False)
+
+    @post("/tickets", request_max_body_size=FORM_MAX_BYTES)
+    async def create_ticket(self, request: HTMXRequest) -> Template | Redirect:
+        caller = caller_of(request)
+        values, uploads = await read_form(request)
+        if values.get("confirm_duplicate") != "1":
+            duplicates = await services.find_likely_duplicates(caller, values.get("subject", "")[: services.SUBJECT_MAX * 2])
+            if duplicates:
+                return await self._new_form(
+                    request, 409, values=values, duplicates=duplicates, files_dropped=bool(uploads)
+                )
+        custom = {
+            key.removeprefix(CUSTOM_FIELD_PREFIX): value
+            for key, value in values.items()
+            if key.startswith(CUSTOM_FIELD_PREFIX)
+        }
+        try:
+            ticket = await services.create_ticket(
+                caller,
+                subject=values.get("subject", ""),
+                body=values.get("body", ""),
+                request_type_code=values.get("request_type", ""),
+                priority=values.get("priority") or "normal",
+                category=values.get("category") or "question",
+                custom_fields=custom,
+                attachments=uploads,
+            )
+        except KippuError as exc:
+            if not _refused(exc):
+                raise
+            return await self._new_form(
+                request, exc.status_code, values=values, errors=form_errors(exc), files_dropped=bool(uploads)
+            )
+        flash(request, _("Your request {number} was received.", number=ticket.number))
+        return Redirect(path=f"/portal/tickets/{ticket.id}")
+
+    # -------------------------------------------------------------------- one request
+
+    async def _ticket_page(
+        self, request: HTMXRequest, ticket_id: int, status_code: int = 200, *,
+        reply_errors: Mapping[str, str] | None = None, reply_body: str = "", status_error: str | None = None,
+    ) -> Template:
+        detail = await services.get_ticket(caller_of(request), ticket_id)
+        return await page(
+            request, "ticket", status_code,
+            ticket=detail,
+            request_files=[f for f in detail.attachments if f.message_id is None],
+            reply_errors=dict(reply_errors or {}),
+            reply_body=reply_body,
+            status_error=status_error,
+            limits=limits_text(),
+            accept=accept_attribute(),
+        )
+
+    @get("/tickets/{ticket_id:int}")
+    async def ticket_page(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template:
+        return await self._ticket_page(request, ticket_id)
+
+    @post("/tickets/{ticket_id:int}/messages", request_max_body_size=FORM_MAX_BYTES)
+    async def reply(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
+        values, uploads = await read_form(request)
+        body = values.get("body", "")
+        try:
+            # No version check: a customer's reply adds to the thread and never overwrites anything.
+            outcome = await services.add_message(caller_of(request), ticket_id, body, attachments=uploads)
+        except KippuError as exc:
+            if not _refused(exc):
+                raise
+            return await self._ticket_page(
+                request, ticket_id, exc.status_code, reply_errors=form_errors(exc), reply_body=body
+            )
+        if outcome.follow_up_of is not None:
+            flash(request, _("This request was closed, so your reply started the follow-up request {number}.",
+                             number=outcome.number))
+        elif values.get("was") == "resolved" and outcome.status == "open":
+            flash(request, _("Your reply was sent and the request was reopened."))
+        else:
+            flash(request, _("Your reply was sent."))
+        return Redirect(path=f"/portal/tickets/{outcome.ticket_id}")
+
+    @post("/tickets/{ticket_id:int}/status")
+    async def change_status(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
+        values, _files = await read_form(request)
+        status = values.get("status", "").strip()
+        try:
+            ticket = await services.change_status(
+                caller_of(request), ticket_id, status, version=parse_version(values.get("version", ""))
+            )
+        except KippuError as exc:
+            if not _refused(exc):
+                raise
+            return await self._ticket_page(request, ticket_id, exc.status_code, status_error=exc.message)
+        if ticket.status == "resolved":
+            flash(request, _("Thank you. The request is marked as solved."))
+        elif ticket.status == "cancelled":
+            flash(request, _("The request was cancelled."))
+        else:
+            flash(request, _("The status is now {status}.", status=services.status_label(ticket.status)))
+        return Redirect(path=f"/portal/tickets/{ticket_id}")
+
+    @get("/tickets/{ticket_id:int}/attachments/{attachment_id:int}")
+    async def download_attachment(
+        self, request: HTMXRequest, ticket_id: FromPath[int], attachment_id: FromPath[int]
+    ) -> File:
+        download = await attachment_download(caller_of(request), attachment_id, ticket_id=ticket_id)
+        return File(
+            path=download.path, filename=download.filename, media_type=download.content_type,
+            content_disposition_type="attachment", headers={"X-Content-Type-Options": "nosniff"},
+        )
+
+    # -------------------------------------------------------------------- the company's history
+
+    @get("/tickets")
+    async def ticket_history(
+        self,
+        request: HTMXRequest,
+        q: FromQuery[str] = "",
+        status: FromQuery[str] = "",
+        priority: FromQuery[str] = "",
+        request_type: FromQuery[str] = "",
+        requester: FromQuery[str] = "",
+        created_from: FromQuery[str] = "",
+        created_to: FromQuery[str] = "",
+        cursor: FromQuery[str] = "",
+    ) -> Template:
+        caller = caller_of(request)
+        chosen = {
+            "q": q, "status": status, "priority": priority, "request_type": request_type, "requester": requester,
+            "created_from": created_from, "created_to": created_to,
+        }
+        errors: dict[str, str] = {}
+        items: list = []
+        next_cursor = None
+        try:
+            filters = services.TicketFilters(
+                q=q.strip() or None, status=status or None, priority=priority or None,
+                request_type=request_type.strip() or None, requester=requester.strip() or None,
+                created_from=parse_day(created_from, "created_from"), created_to=parse_day(created_to, "created_to"),
+            )
+            result = await services.list_tickets(caller, filters, cursor.strip() or None, PAGE_SIZE)
+            items, next_cursor = result.items, result.next_cursor
+        except InvalidInput as exc:
+            errors = form_errors(exc)
+        kept = {k: v for k, v in chosen.items() if v}
+        results = {
+            "items": items,
+            "errors": errors,
+            "next_query": urlencode({**kept, "cursor": next_cursor}) if next_cursor else None,
+            "first_query": urlencode(kept) if cursor else None,
+        }
+        if wants_fragment(request):
+            return fragment("ticket_results", **results)
+        return await page(
+            request, "tickets", 422 if errors else 200,
+            filters=chosen,
+            status_options=[(OPEN_FILTER, _("Not finished (new, open, waiting)"))]
+            + [(s, services.status_label(s)) for s in STATUSES],
+            priority_options=[(p, services.priority_label(p)) for p in PRIORITIES],
+            request_type_options=[(t.code, t.name) for t in await services.request_type_choices()],
+            requester_options=[("me", _("Me"))]
+            + [(str(p.id), p.name) for p in await services.requester_choices(caller)],
+            **results,
+        )
