@@ -88,6 +88,16 @@ async def test_the_home_screen_counts_by_status_and_puts_urgent_and_overdue_firs
     assert page.text.index('id="urgent"') < page.text.index('id="mine"')
 
 
+async def test_status_counts_stop_at_a_cap_so_the_home_screen_stays_cheap(world):
+    for i in range(3):
+        await file(world, subject=f"件名{i}")
+    await file(world, who=world.customer_b)
+    counts = await services.status_counts_capped(caller(world.agent), cap=2)
+    assert counts["new"] == 3 and counts["closed"] == 0  # 3 means "more than 2"
+    assert (await services.status_counts_capped(caller(world.agent)))["new"] == 4
+    assert (await services.status_counts_capped(caller(world.customer_b)))["new"] == 1
+
+
 async def test_the_console_speaks_english_to_an_agent_who_chose_it(client, world):
     world.agent.locale = "en"
     await world.agent.save()
