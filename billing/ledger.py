@@ -161,16 +161,19 @@ def _as_date(value: Any) -> date | None:
     return date.fromisoformat(str(value))
 
 
-async def _account_id(organization_id: int, *, create: bool) -> int | None:
-    if create:
+async def _lock_organization(organization_id: int, *, create: bool) -> _Account | None:
+    """Lock the organisation's account (creating it first if asked); None if it has none."""
+    sql = "SELECT id, available, held FROM points_accounts WHERE organization = {}" + for_update()
+    rows = await _q(sql, organization_id)
+    if not rows and create:
         now = datetime.now(UTC)
         await _q(
             "INSERT INTO points_accounts (organization, available, held, created_at, updated_at) "
             "VALUES ({}, 0, 0, {}, {}) ON CONFLICT (organization) DO NOTHING",
             organization_id, now, now,
         )
-    rows = await _q("SELECT id FROM points_accounts WHERE organization = {}", organization_id)
-    return rows[0]["id"] if rows else None
+        rows = await _q(sql, organization_id)
+    return _Account(rows[0]["id"], rows[0]["available"], rows[0]["held"]) if rows else None
 
 
 async def _lock(account_id: int) -> _Account:
@@ -278,13 +281,21 @@ async def _post(
     )
 
 
-async def _spendable_lots(account_id: int) -> list[dict[str, Any]]:
-    """Unexpired lots with points to spend, in spending order: earliest expiry, then oldest."""
-    return await _q(
-        "SELECT id, remaining, yen_per_point FROM point_lots WHERE account = {} AND remaining > 0 "
-        "ORDER BY (expires_on IS NULL), expires_on, id" + for_update(),
-        account_id,
+async def _spendable_lots(account: _Account, today: date) -> list[dict[str, Any]]:
+    """The lots to spend from, in spending order (earliest expiry, then oldest), locked.
+
+    Lots past their last day are expired on the way, so `account.available` is then exactly
+    what can be spent.
+    """
+    lots = await _q(
+        "SELECT id, remaining, expired, expires_on, yen_per_point FROM point_lots "
+        "WHERE account = {} AND remaining > 0 ORDER BY (expires_on IS NULL), expires_on, id" + for_update(),
+        account.id,
     )
+    lapsed = [lot for lot in lots if lot["expires_on"] is not None and _as_date(lot["expires_on"]) < today]
+    for lot in lapsed:
+        await _expire_lot(account, lot)
+    return lots[len(lapsed):]
 
 
 def _take(lots: list[dict[str, Any]], points: int) -> list[tuple[dict[str, Any], int]]:
@@ -298,6 +309,17 @@ def _take(lots: list[dict[str, Any]], points: int) -> list[tuple[dict[str, Any],
     return taken
 
 
+async def _expire_lot(
+    account: _Account, lot: dict[str, Any], *, hold_id: int | None = None, ticket_id: int | None = None
+) -> None:
+    # The lot's points expired so far make each expiry of it a distinct, replay-safe key.
+    await _post(
+        account, "expire", [_Move(lot["id"], -lot["remaining"], 0, lot["yen_per_point"])],
+        key=f"~expire:lot:{lot['id']}:{lot['expired']}", fingerprint=_fingerprint("expire", lot["id"]),
+        lot_id=lot["id"], hold_id=hold_id, ticket_id=ticket_id, reason="expired",
+    )
+
+
 async def _expire_due(
     account: _Account, today: date, *, hold_id: int | None = None, ticket_id: int | None = None
 ) -> int:
@@ -308,13 +330,7 @@ async def _expire_due(
         account.id, today,
     )
     for lot in lots:
-        # The lot's points expired so far make each expiry of it a distinct, replay-safe key.
-        key = f"~expire:lot:{lot['id']}:{lot['expired']}"
-        await _post(
-            account, "expire", [_Move(lot["id"], -lot["remaining"], 0, lot["yen_per_point"])],
-            key=key, fingerprint=_fingerprint("expire", lot["id"]), lot_id=lot["id"],
-            hold_id=hold_id, ticket_id=ticket_id, reason="expired",
-        )
+        await _expire_lot(account, lot, hold_id=hold_id, ticket_id=ticket_id)
     return sum(lot["remaining"] for lot in lots)
 
 
@@ -399,7 +415,7 @@ async def grant(
     if replay := await _replayed(key, fingerprint):
         return replay
     async with write_transaction():
-        account = await _lock(await _account_id(organization_id, create=True))
+        account = await _lock_organization(organization_id, create=True)
         if replay := await _replayed(key, fingerprint):
             return replay
         lot_id = await _new_lot(account, kind, points, yen_per_point, expires_on, reason)
@@ -449,21 +465,19 @@ async def hold(
         return replay.hold_id
     today = today or clock.today()
     async with write_transaction():
-        account_id = await _account_id(organization_id, create=False)
-        if account_id is None:
+        account = await _lock_organization(organization_id, create=False)
+        if account is None:
             raise InsufficientPoints(required=points, available=0)
-        account = await _lock(account_id)
         if replay := await _replayed(key, fingerprint):
             return replay.hold_id
-        await _expire_due(account, today)
+        lots = await _spendable_lots(account, today)
         if account.available < points:
             raise InsufficientPoints(required=points, available=account.available)
         hold_id = (await PointHold.insert(
             PointHold(account=account.id, ticket_id=ticket_id, points=points, status="held",
                       created_at=datetime.now(UTC))
         ))[0]["id"]
-        moves = [_Move(lot["id"], -part, part, lot["yen_per_point"])
-                 for lot, part in _take(await _spendable_lots(account.id), points)]
+        moves = [_Move(lot["id"], -part, part, lot["yen_per_point"]) for lot, part in _take(lots, points)]
         await _post(
             account, "hold", moves, key=key, fingerprint=fingerprint, hold_id=hold_id,
             ticket_id=ticket_id, reason=reason, actor_id=actor_id,
@@ -488,11 +502,10 @@ async def increase_hold(
             return replay
         if held["status"] != "held":
             raise HoldSettled("Hold {hold} is already {status}.", hold=hold_id, status=held["status"])
-        await _expire_due(account, today)
+        lots = await _spendable_lots(account, today)
         if account.available < points:
             raise InsufficientPoints(required=points, available=account.available)
-        moves = [_Move(lot["id"], -part, part, lot["yen_per_point"])
-                 for lot, part in _take(await _spendable_lots(account.id), points)]
+        moves = [_Move(lot["id"], -part, part, lot["yen_per_point"]) for lot, part in _take(lots, points)]
         posted = await _post(
             account, "hold", moves, key=key, fingerprint=fingerprint, hold_id=hold_id,
             ticket_id=held["ticket_id"], reason=reason, actor_id=actor_id,
@@ -590,7 +603,7 @@ async def adjust(
         return replay
     today = today or clock.today()
     async with write_transaction():
-        account = await _lock(await _account_id(organization_id, create=True))
+        account = await _lock_organization(organization_id, create=True)
         if replay := await _replayed(key, fingerprint):
             return replay
         if points > 0:
@@ -599,11 +612,10 @@ async def adjust(
                 account, "adjustment", [_Move(lot_id, points, 0, 0)], key=key, fingerprint=fingerprint,
                 lot_id=lot_id, reason=reason, actor_id=actor_id, new_lot=True,
             )
-        await _expire_due(account, today)
+        lots = await _spendable_lots(account, today)
         if account.available < -points:
             raise InsufficientPoints(required=-points, available=account.available)
-        moves = [_Move(lot["id"], -part, 0, lot["yen_per_point"])
-                 for lot, part in _take(await _spendable_lots(account.id), -points)]
+        moves = [_Move(lot["id"], -part, 0, lot["yen_per_point"]) for lot, part in _take(lots, -points)]
         return await _post(
             account, "adjustment", moves, key=key, fingerprint=fingerprint, reason=reason, actor_id=actor_id,
         )
@@ -751,7 +763,7 @@ def _as_datetime(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-async def hold_of_ticket(ticket_id: int) -> list[dict[str, Any]]:
+async def holds_of_ticket(ticket_id: int) -> list[dict[str, Any]]:
     """The holds of a request (normally one), for its points story."""
     return await _q(
         "SELECT id, points, captured, released, status, created_at, settled_at FROM point_holds "

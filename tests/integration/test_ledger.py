@@ -169,7 +169,7 @@ async def test_capturing_less_than_held_releases_the_rest(org_with_10_points):
     await ledger.capture(hold_id, key(), points=3, today=TODAY)
     balance = await ledger.balance(org_with_10_points.id, today=TODAY)
     assert (balance.available, balance.held) == (7, 0)
-    [held] = await ledger.hold_of_ticket(7)
+    [held] = await ledger.holds_of_ticket(7)
     assert (held["status"], held["captured"], held["released"]) == ("captured", 3, 2)
     await assert_books_balance()
 
