@@ -75,5 +75,120 @@ def _log_jobs_to_stderr() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+@main.command()
+@click.option("--email", required=True, help="The sign-in address (stored lower-case).")
+@click.option("--password", default=None, help="At least 8 characters; without one the user cannot sign in yet.")
+@click.option("--role", required=True, type=click.Choice(["admin", "agent", "finance", "customer_admin", "customer_member"]))
+@click.option("--name", default=None, help="Defaults to the part of the address before the @.")
+@click.option("--department", default=None, help="Staff only: the department's name (created if it does not exist).")
+@click.option("--org", "org_code", default=None, help="Customer roles only: the organisation's customer code.")
+def createuser(
+    email: str, password: str | None, role: str, name: str | None, department: str | None, org_code: str | None
+) -> None:
+    """Create a member of staff (admin, agent, finance) or a customer user (--org)."""
+    from app.accounts.tables import CUSTOMER_ROLES
+
+    name = name or email.split("@", 1)[0]
+    if role in CUSTOMER_ROLES:
+        if not org_code:
+            fail(f"--org ORGCODE is required for the role {role}")
+        if department:
+            fail("--department is for staff; customer users have no department")
+        user = _service_call(_create_customer_user(org_code, email, name, role, password))
+        click.echo(f"user {user.id} created: {user.email} ({user.role} of {org_code})")
+    else:
+        if org_code:
+            fail(f"--org is for customer users; staff ({role}) belong to no organisation")
+        user, created_department = _service_call(_create_staff_user(email, name, role, department, password))
+        if created_department:
+            click.echo(f"department created: {department}")
+        click.echo(f"user {user.id} created: {user.email} ({user.role})")
+    if not password:
+        click.echo("no password given: the user cannot sign in until one is set")
+
+
+@main.command()
+@click.option("--code", required=True, help="Customer code: 2 to 32 letters, digits, - or _ (unique).")
+@click.option("--name", required=True, help="The company name.")
+def createorg(code: str, name: str) -> None:
+    """Create a customer organisation."""
+    from app.accounts import services
+
+    organization = _service_call(services.create_organization(services.SYSTEM, code=code, name=name))
+    click.echo(f"organisation {organization.id} created: {organization.code} {organization.name}")
+
+
+def _service_call(coroutine):
+    """Run a service call; a refusal (bad input, duplicate, unknown code) becomes a clear error."""
+    from app.errors import KippuError
+    from app.i18n import set_locale
+
+    async def call():
+        set_locale("en")
+        return await coroutine
+
+    try:
+        return run(call())
+    except KippuError as exc:
+        field = exc.extra.get("field")
+        fail(f"{exc.message} (--{str(field).replace('_', '-')})" if field else exc.message)
+
+
+async def _create_customer_user(org_code: str, email: str, name: str, role: str, password: str | None):
+    from app.accounts import services
+
+    organization = await services.find_organization(services.SYSTEM, org_code)
+    return await services.create_customer_user(
+        services.SYSTEM, organization.id, email=email, name=name, role=role, password=password
+    )
+
+
+async def _create_staff_user(email: str, name: str, role: str, department: str | None, password: str | None):
+    from app import db
+    from app.accounts import services
+
+    created = False
+    # One transaction: a refused user leaves no new department behind.
+    async with db.write_transaction():
+        if department:
+            known = {d.name for d in await services.list_departments(services.SYSTEM)}
+            if department.strip() not in known:
+                await services.create_department(services.SYSTEM, department)
+                created = True
+        user = await services.create_staff_user(
+            services.SYSTEM, email=email, name=name, role=role, department=department, password=password
+        )
+    return user, created
+
+
+@main.command("seed-demo")
+def seed_demo() -> None:
+    """Load the Japanese demo data and print the demo logins (idempotent; never in production)."""
+    from app.demo import seed_demo as load_demo
+    from app.errors import KippuError
+    from app.i18n import set_locale
+
+    async def load():
+        set_locale("en")
+        return await load_demo()
+
+    try:
+        result = run(load())
+    except KippuError as exc:
+        fail(exc.message)
+    state = "loaded" if result.created else "already loaded, nothing changed"
+    click.echo(
+        f"demo data {state}: {result.organizations} customer companies, {result.users} users, "
+        f"{result.requests} requests"
+    )
+    click.echo(f"\nOpen {get_settings().base_url.rstrip('/')}/ and sign in as one of these demo users:\n")
+    rows = [("role", "e-mail", "password", "name")]
+    rows += [(login.role, login.email, login.password, f"{login.name} ({login.where})") for login in result.logins]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        click.echo("  " + "  ".join(value.ljust(width) for value, width in zip(row, widths)) + "  " + row[3])
+    click.echo("")
+
+
 if __name__ == "__main__":
     main()
