@@ -142,15 +142,22 @@ class CustomField(Table, tablename="custom_fields"):
 
 
 class TicketSearch(Table, tablename="ticket_search"):
-    """The searchable text of a request (subject, body, public and internal messages).
+    """The searchable text of a request, kept by app/tickets/search.py.
 
-    `text` is normalised (NFKC, case-folded); `grams` holds its distinct 1- and 2-character
-    n-grams so that PostgreSQL can answer 1- and 2-character Japanese queries from an index.
+    `public_text` (subject, body, public replies) and `internal_text` (internal notes, staff
+    only) are normalised (NFKC, case-folded). On PostgreSQL `grams` holds the distinct 1- and
+    2-character n-grams of both, so 1- and 2-character Japanese queries are answered by an index.
     """
 
     ticket = ForeignKey(Ticket, null=False, unique=True, on_delete=OnDelete.cascade)
-    text = Text(default="")
     public_text = Text(default="")
+    internal_text = Text(default="")
     grams = Array(base_column=Text(), default=[])
 
-    postgres_ddl = ["CREATE INDEX ticket_search_grams ON ticket_search USING gin (grams)"]
+    postgres_ddl = [
+        # array_ops: exact element matching, independent of the database's locale.
+        "CREATE INDEX ticket_search_grams ON ticket_search USING gin (grams)",
+        # The grams are read only through the index: keep them out of the row, so walking the
+        # newest requests reads only the texts.
+        "ALTER TABLE ticket_search ALTER COLUMN grams SET STORAGE EXTERNAL",
+    ]
