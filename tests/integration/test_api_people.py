@@ -12,8 +12,8 @@ async def bearer(user) -> dict[str, str]:
 
 
 async def test_a_token_for_good_credentials_opens_the_api(client):
-    user = await make_user("agent", email="agent@example.jp")
-    response = await client.post("/api/v1/auth/token", json={"email": "Agent@Example.jp", "password": PASSWORD})
+    user = await make_user("agent", email="api.client@example.jp")
+    response = await client.post("/api/v1/auth/token", json={"email": "API.Client@Example.jp", "password": PASSWORD})
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer" and body["access_token"].startswith("kp_")
@@ -22,14 +22,15 @@ async def test_a_token_for_good_credentials_opens_the_api(client):
 
 
 async def test_wrong_credentials_get_401_and_repeated_failures_are_locked_out(client, settings):
-    await make_user("agent", email="agent@example.jp")
-    response = await client.post("/api/v1/auth/token", json={"email": "agent@example.jp", "password": "wrong-password"})
+    # The failure count lives in the login_failures store, per address: an address of its own.
+    await make_user("agent", email="api.lockout@example.jp")
+    response = await client.post("/api/v1/auth/token", json={"email": "api.lockout@example.jp", "password": "wrong-password"})
     assert response.status_code == 401 and response.json()["code"] == "not_authenticated"
     unknown = await client.post("/api/v1/auth/token", json={"email": "nobody@example.jp", "password": PASSWORD})
     assert unknown.status_code == 401
     for _ in range(settings.login_max_failures - 1):
-        await client.post("/api/v1/auth/token", json={"email": "agent@example.jp", "password": "wrong-password"})
-    locked = await client.post("/api/v1/auth/token", json={"email": "agent@example.jp", "password": PASSWORD})
+        await client.post("/api/v1/auth/token", json={"email": "api.lockout@example.jp", "password": "wrong-password"})
+    locked = await client.post("/api/v1/auth/token", json={"email": "api.lockout@example.jp", "password": PASSWORD})
     assert locked.status_code == 429 and locked.json()["code"] == "too_many_attempts"
 
 
