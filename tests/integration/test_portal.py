@@ -10,7 +10,7 @@ import pytest
 from app.tickets import services
 from app.tickets.attachments import Upload
 from app.tickets.tables import Attachment, Ticket, TicketMessage
-from tests.factories import caller, csrf, make_custom_field, make_request_type, make_support_world, sign_in
+from tests.factories import caller, csrf, make_custom_field, make_support_world, sign_in
 
 
 @pytest.fixture
@@ -175,8 +175,9 @@ async def test_a_similar_open_request_is_pointed_out_while_typing_and_before_sen
     assert existing.number not in (await client.get("/portal/tickets/duplicates", params={"subject": "請求書"})).text
 
     values = {"subject": "プリンターに接続できません", "body": "2台目も同じです。", "request_type": "general"}
-    warned = await client.post("/portal/tickets", data={**csrf(client), **values}, files={"attachments": ("", b"")})
-    assert warned.status_code == 409
+    warned = await client.post("/portal/tickets", data={**csrf(client), **values},
+                               files={"attachments": ("写真.jpg", b"jpeg")})
+    assert warned.status_code == 409 and 'id="files-dropped"' in warned.text
     assert "同様の未完了のお問い合わせがあります" in warned.text and existing.number in warned.text
     assert 'name="confirm_duplicate"' in warned.text and "2台目も同じです。" in warned.text
     assert await ticket_count() == 2
