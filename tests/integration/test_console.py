@@ -224,9 +224,8 @@ async def test_the_queue_pages_on_with_the_same_filters(client, world):
     await sign_in(client, world.agent)
     first = await client.get("/console/tickets", params={"organization": str(world.org_a.id)})
     assert numbers_in(first.text) == [t.number for t in reversed(made)][:50]
-    link = re.search(r'id="next-page"[^>]*|href="([^"]+)" id="next-page"', first.text)
     next_url = re.search(r'<a href="([^"]+)" id="next-page"', first.text).group(1).replace("&amp;", "&")
-    assert link and f"organization={world.org_a.id}" in next_url
+    assert f"organization={world.org_a.id}" in next_url and "cursor=" in next_url
     second = await client.get(next_url)
     assert numbers_in(second.text) == [t.number for t in reversed(made)][50:]
     assert 'id="next-page"' not in second.text
