@@ -104,7 +104,7 @@ async def test_the_console_speaks_english_to_an_agent_who_chose_it(client, world
     await file(world)
     await sign_in(client, world.agent)
     page = await client.get("/console")
-    assert "My open requests" in page.text and "Queue" in page.text
+    assert "Open requests I hold" in page.text and "Queue" in page.text
 
 
 # ------------------------------------------------------------------------------------ queue
