@@ -70,12 +70,14 @@ class PointLot(Table, tablename="point_lots"):
         "lot_yen_not_negative": "yen_per_point >= 0",
         "lot_only_purchases_carry_yen": "source = 'purchase' OR yen_per_point = 0",
     }
-    composite_indexes = {"point_lots_spending_order": ("account", "expires_on", "id")}
-    postgres_ddl = [
-        # Expiry runs and balances look only at lots that still have points, however many are spent.
-        "CREATE INDEX point_lots_due ON point_lots (expires_on) WHERE remaining > 0",
-        "CREATE INDEX point_lots_open ON point_lots (account, expires_on, id) WHERE remaining > 0 OR held > 0",
-    ]
+    # Balances and spending look only at an account's lots that still have points (remaining > 0
+    # or held > 0), found through these indexes however many spent lots the account has.
+    composite_indexes = {
+        "point_lots_account_remaining": ("account", "remaining"),
+        "point_lots_account_held": ("account", "held"),
+    }
+    # The expiry run looks only at lots with points left, however many lots have expired before.
+    postgres_ddl = ["CREATE INDEX point_lots_due ON point_lots (expires_on) WHERE remaining > 0"]
 
 
 class PointHold(Table, tablename="point_holds"):
