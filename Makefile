@@ -7,13 +7,17 @@ SYSTEM_PACKAGES := chromium fonts-ipaexfont-gothic libharfbuzz-subset0 poppler-u
 TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/postgres
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Where the app is reached: printed with the demo logins and used in mail links.
+BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test test-postgres setup system-packages python-packages frontend-packages
 
+# Migrate, load the demo once (a second run changes nothing), print the URL and the demo
+# logins, then serve until Ctrl-C. `make run PORT=8765` serves elsewhere.
 run: setup
 	$(BIN)/kippu migrate
-	$(BIN)/kippu seed-demo
-	$(BIN)/kippu serve --host $(HOST) --port $(PORT)
+	BASE_URL=$(BASE_URL) $(BIN)/kippu seed-demo
+	BASE_URL=$(BASE_URL) exec $(BIN)/kippu serve --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/pytest
