@@ -67,7 +67,7 @@ async def _run(args: argparse.Namespace, database: str | None) -> None:
 
         async def phase(label: str, orgs: list[int], operations: int) -> None:
             for org in orgs:
-                await ledger.grant(org, operations, "bench", date(2027, 3, 31), key=f"g-{label}-{org}")
+                await ledger.grant(org, operations, "bench", date(2027, 3, 31), key=f"g-{label}-{org}", today=today)
             latencies: list[float] = []
             queue: asyncio.Queue[int] = asyncio.Queue()
             for n in range(operations):

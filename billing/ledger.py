@@ -145,6 +145,13 @@ def _reason(reason: object) -> str:
     return reason.strip()
 
 
+def _not_lapsed(expires_on: date | None, today: date) -> None:
+    if expires_on is not None and expires_on < today:
+        raise InvalidAmount(
+            "The expiry date {expires_on} has already passed.", field="expires_on", expires_on=expires_on.isoformat()
+        )
+
+
 def _fingerprint(operation: str, *args: Any) -> str:
     return hashlib.sha256(json.dumps([operation, *args], default=str).encode()).hexdigest()
 
@@ -401,6 +408,7 @@ async def grant(
     yen_per_point: int = 0,
     *,
     key: str,
+    today: date | None = None,
     actor_id: int | None = None,
 ) -> Posted:
     """Credit a new lot: free points (yen_per_point 0, a grant) or paid ones (a purchase).
@@ -414,6 +422,7 @@ async def grant(
     fingerprint = _fingerprint(kind, organization_id, points, expires_on, yen_per_point)
     if replay := await _replayed(key, fingerprint):
         return replay
+    _not_lapsed(expires_on, today or clock.today())
     async with write_transaction():
         account = await _lock_organization(organization_id, create=True)
         if replay := await _replayed(key, fingerprint):
@@ -427,11 +436,13 @@ async def grant(
 
 async def purchase(
     organization_id: int, points: int, yen_per_point: int, expires_on: date | None, reason: str, *,
-    key: str, actor_id: int | None = None,
+    key: str, today: date | None = None, actor_id: int | None = None,
 ) -> Posted:
     """Credit a paid lot (a bundle bought and paid): `yen_per_point` is its tax-exclusive unit price."""
     _points(yen_per_point, "yen_per_point", minimum=1)
-    return await grant(organization_id, points, reason, expires_on, yen_per_point, key=key, actor_id=actor_id)
+    return await grant(
+        organization_id, points, reason, expires_on, yen_per_point, key=key, today=today, actor_id=actor_id
+    )
 
 
 async def _new_lot(
@@ -607,6 +618,7 @@ async def adjust(
         if replay := await _replayed(key, fingerprint):
             return replay
         if points > 0:
+            _not_lapsed(expires_on, today)
             lot_id = await _new_lot(account, "adjustment", points, 0, expires_on, reason)
             return await _post(
                 account, "adjustment", [_Move(lot_id, points, 0, 0)], key=key, fingerprint=fingerprint,

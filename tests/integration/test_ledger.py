@@ -41,15 +41,15 @@ async def org():
 
 @pytest.fixture
 async def org_with_10_points(org):
-    await ledger.grant(org.id, 10, "welcome", TODAY + timedelta(days=365), key=key("grant"))
+    await ledger.grant(org.id, 10, "welcome", TODAY + timedelta(days=365), key=key("grant"), today=TODAY)
     return org
 
 
 # --- #3 lots and expiry ------------------------------------------------------------------------
 
 async def test_spending_takes_the_lot_that_expires_first(org):
-    late = await ledger.purchase(org.id, 5, 1_000, date(2026, 12, 31), "bundle A", key=key())
-    early = await ledger.purchase(org.id, 5, 2_000, date(2026, 6, 30), "bundle B", key=key())
+    late = await ledger.purchase(org.id, 5, 1_000, date(2026, 12, 31), "bundle A", key=key(), today=TODAY)
+    early = await ledger.purchase(org.id, 5, 2_000, date(2026, 6, 30), "bundle B", key=key(), today=TODAY)
     hold_id = await ledger.hold(org.id, 3, ticket_id=1, key=key(), today=TODAY)
     captured = await ledger.capture(hold_id, key(), today=TODAY)
     assert captured.yen == 3 * 2_000
@@ -60,8 +60,8 @@ async def test_spending_takes_the_lot_that_expires_first(org):
 
 
 async def test_between_lots_expiring_the_same_day_the_oldest_is_spent_first(org):
-    first = await ledger.grant(org.id, 2, "first", date(2026, 6, 30), key=key())
-    second = await ledger.grant(org.id, 2, "second", date(2026, 6, 30), key=key())
+    first = await ledger.grant(org.id, 2, "first", date(2026, 6, 30), key=key(), today=TODAY)
+    second = await ledger.grant(org.id, 2, "second", date(2026, 6, 30), key=key(), today=TODAY)
     await ledger.hold(org.id, 3, ticket_id=1, key=key(), today=TODAY)
     lots = {lot.id: lot for lot in (await ledger.balance(org.id, today=TODAY)).lots}
     assert lots[first.lot_id].held == 2 and lots[first.lot_id].remaining == 0
@@ -70,7 +70,7 @@ async def test_between_lots_expiring_the_same_day_the_oldest_is_spent_first(org)
 
 async def test_points_that_never_expire_are_spent_last(org):
     forever = await ledger.adjust(org.id, 4, "goodwill", key(), today=TODAY)
-    dated = await ledger.grant(org.id, 4, "promo", date(2027, 3, 31), key=key())
+    dated = await ledger.grant(org.id, 4, "promo", date(2027, 3, 31), key=key(), today=TODAY)
     await ledger.hold(org.id, 5, ticket_id=1, key=key(), today=TODAY)
     lots = {lot.id: lot for lot in (await ledger.balance(org.id, today=TODAY)).lots}
     assert lots[dated.lot_id].held == 4
@@ -78,8 +78,8 @@ async def test_points_that_never_expire_are_spent_last(org):
 
 
 async def test_expired_points_leave_the_balance_but_stay_in_the_books(org):
-    paid = await ledger.purchase(org.id, 6, 500, date(2026, 4, 30), "bundle", key=key())
-    await ledger.grant(org.id, 2, "promo", date(2026, 4, 30), key=key())
+    paid = await ledger.purchase(org.id, 6, 500, date(2026, 4, 30), "bundle", key=key(), today=TODAY)
+    await ledger.grant(org.id, 2, "promo", date(2026, 4, 30), key=key(), today=TODAY)
     assert (await ledger.balance(org.id, today=date(2026, 4, 30))).available == 8
     assert await ledger.expire_due(date(2026, 5, 1)) == 8
     balance = await ledger.balance(org.id, today=date(2026, 5, 1))
@@ -92,12 +92,12 @@ async def test_expired_points_leave_the_balance_but_stay_in_the_books(org):
 
 
 async def test_points_are_spendable_through_their_last_day(org):
-    await ledger.grant(org.id, 1, "promo", date(2026, 4, 30), key=key())
+    await ledger.grant(org.id, 1, "promo", date(2026, 4, 30), key=key(), today=TODAY)
     await ledger.hold(org.id, 1, ticket_id=1, key=key(), today=date(2026, 4, 30))
 
 
 async def test_expired_points_cannot_be_held_even_before_the_expiry_run(org):
-    await ledger.grant(org.id, 5, "promo", date(2026, 4, 30), key=key())
+    await ledger.grant(org.id, 5, "promo", date(2026, 4, 30), key=key(), today=TODAY)
     assert (await ledger.balance(org.id, today=date(2026, 5, 1))).available == 0
     with pytest.raises(InsufficientPoints) as refusal:
         await ledger.hold(org.id, 1, ticket_id=1, key=key(), today=date(2026, 5, 1))
@@ -106,7 +106,7 @@ async def test_expired_points_cannot_be_held_even_before_the_expiry_run(org):
 
 
 async def test_expiry_run_is_idempotent(org):
-    await ledger.grant(org.id, 5, "promo", date(2026, 4, 30), key=key())
+    await ledger.grant(org.id, 5, "promo", date(2026, 4, 30), key=key(), today=TODAY)
     assert await ledger.expire_due(date(2026, 5, 2)) == 5
     assert await ledger.expire_due(date(2026, 5, 2)) == 0
     assert await ledger.expire_due(date(2026, 6, 1)) == 0
@@ -114,10 +114,10 @@ async def test_expiry_run_is_idempotent(org):
 
 
 async def test_balance_shows_what_expires_within_30_60_and_90_days(org):
-    await ledger.grant(org.id, 1, "a", TODAY + timedelta(days=10), key=key())
-    await ledger.grant(org.id, 2, "b", TODAY + timedelta(days=45), key=key())
-    await ledger.grant(org.id, 4, "c", TODAY + timedelta(days=90), key=key())
-    await ledger.grant(org.id, 8, "d", TODAY + timedelta(days=200), key=key())
+    await ledger.grant(org.id, 1, "a", TODAY + timedelta(days=10), key=key(), today=TODAY)
+    await ledger.grant(org.id, 2, "b", TODAY + timedelta(days=45), key=key(), today=TODAY)
+    await ledger.grant(org.id, 4, "c", TODAY + timedelta(days=90), key=key(), today=TODAY)
+    await ledger.grant(org.id, 8, "d", TODAY + timedelta(days=200), key=key(), today=TODAY)
     balance = await ledger.balance(org.id, today=TODAY)
     assert balance.available == 15
     assert balance.expiring_within == {30: 1, 60: 3, 90: 7}
@@ -187,7 +187,7 @@ async def test_a_lower_requote_releases_part_and_a_higher_one_holds_more(org_wit
 
 
 async def test_held_points_do_not_expire_while_held(org):
-    await ledger.grant(org.id, 5, "promo", date(2026, 4, 30), key=key())
+    await ledger.grant(org.id, 5, "promo", date(2026, 4, 30), key=key(), today=TODAY)
     hold_id = await ledger.hold(org.id, 3, ticket_id=1, key=key(), today=TODAY)
     assert await ledger.expire_due(date(2026, 6, 1)) == 2
     balance = await ledger.balance(org.id, today=date(2026, 6, 1))
@@ -198,8 +198,8 @@ async def test_held_points_do_not_expire_while_held(org):
 
 
 async def test_points_released_after_their_lot_expired_expire_at_release(org):
-    await ledger.grant(org.id, 5, "promo", date(2026, 4, 30), key=key())
-    fresh = await ledger.grant(org.id, 1, "later", date(2026, 12, 31), key=key())
+    await ledger.grant(org.id, 5, "promo", date(2026, 4, 30), key=key(), today=TODAY)
+    fresh = await ledger.grant(org.id, 1, "later", date(2026, 12, 31), key=key(), today=TODAY)
     hold_id = await ledger.hold(org.id, 3, ticket_id=1, key=key(), today=TODAY)
     await ledger.expire_due(date(2026, 5, 1))
     await ledger.release(hold_id, key(), "cancelled", today=date(2026, 5, 1))
@@ -219,8 +219,8 @@ async def test_an_unknown_hold_is_reported(org):
 # --- #6 paid and granted points ------------------------------------------------------------------
 
 async def test_granted_points_carry_no_yen_and_paid_points_their_unit_price(org):
-    await ledger.grant(org.id, 2, "compensation", date(2026, 5, 31), key=key())
-    await ledger.purchase(org.id, 2, 3_000, date(2026, 6, 30), "bundle", key=key())
+    await ledger.grant(org.id, 2, "compensation", date(2026, 5, 31), key=key(), today=TODAY)
+    await ledger.purchase(org.id, 2, 3_000, date(2026, 6, 30), "bundle", key=key(), today=TODAY)
     hold_id = await ledger.hold(org.id, 4, ticket_id=1, key=key(), today=TODAY)
     captured = await ledger.capture(hold_id, key(), today=TODAY)
     assert captured.yen == 2 * 0 + 2 * 3_000
@@ -228,9 +228,18 @@ async def test_granted_points_carry_no_yen_and_paid_points_their_unit_price(org)
     assert lots == ()
 
 
+async def test_points_cannot_be_granted_already_expired(org):
+    with pytest.raises(InvalidAmount) as refusal:
+        await ledger.grant(org.id, 5, "late", TODAY - timedelta(days=1), key=key(), today=TODAY)
+    assert refusal.value.values["field"] == "expires_on"
+    with pytest.raises(InvalidAmount):
+        await ledger.adjust(org.id, 5, "late", key(), expires_on=TODAY - timedelta(days=1), today=TODAY)
+    assert (await ledger.balance(org.id, today=TODAY)).available == 0
+
+
 async def test_grants_and_adjustments_need_a_reason(org):
     with pytest.raises(InvalidAmount) as refusal:
-        await ledger.grant(org.id, 5, "  ", date(2026, 5, 31), key=key())
+        await ledger.grant(org.id, 5, "  ", date(2026, 5, 31), key=key(), today=TODAY)
     assert refusal.value.values["field"] == "reason"
     with pytest.raises(InvalidAmount):
         await ledger.adjust(org.id, 5, "", key())
@@ -245,7 +254,7 @@ async def test_nonsense_amounts_are_refused(org_with_10_points, points):
 # --- #7 refunds ------------------------------------------------------------------------------
 
 async def test_a_refund_takes_back_only_the_unspent_part_of_the_lot(org):
-    paid = await ledger.purchase(org.id, 10, 1_000, date(2026, 12, 31), "bundle", key=key())
+    paid = await ledger.purchase(org.id, 10, 1_000, date(2026, 12, 31), "bundle", key=key(), today=TODAY)
     hold_id = await ledger.hold(org.id, 4, ticket_id=1, key=key(), today=TODAY)
     await ledger.capture(hold_id, key(), today=TODAY)
     refund = await ledger.refund_unspent(paid.lot_id, key(), "contract ended", today=TODAY)
@@ -256,8 +265,8 @@ async def test_a_refund_takes_back_only_the_unspent_part_of_the_lot(org):
 
 
 async def test_a_lot_with_held_points_or_granted_points_is_not_refunded(org):
-    paid = await ledger.purchase(org.id, 10, 1_000, date(2026, 12, 31), "bundle", key=key())
-    granted = await ledger.grant(org.id, 10, "promo", date(2027, 12, 31), key=key())
+    paid = await ledger.purchase(org.id, 10, 1_000, date(2026, 12, 31), "bundle", key=key(), today=TODAY)
+    granted = await ledger.grant(org.id, 10, "promo", date(2027, 12, 31), key=key(), today=TODAY)
     await ledger.hold(org.id, 1, ticket_id=1, key=key(), today=TODAY)
     with pytest.raises(NotRefundable, match="held by open requests"):
         await ledger.refund_unspent(paid.lot_id, key(), today=TODAY)
@@ -341,7 +350,7 @@ if os.environ["DATABASE_URL"].startswith("postgres"):
 
 async def test_entries_page_newest_first(org):
     for n in range(5):
-        await ledger.grant(org.id, n + 1, f"grant {n}", None, key=key())
+        await ledger.grant(org.id, n + 1, f"grant {n}", None, key=key(), today=TODAY)
     first = await ledger.entries(org.id, limit=3)
     assert [e.points for e in first.items] == [5, 4, 3]
     second = await ledger.entries(org.id, cursor=first.next_cursor, limit=3)

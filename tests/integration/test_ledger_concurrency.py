@@ -19,8 +19,8 @@ TODAY = date(2026, 4, 1)
 
 async def test_50_concurrent_requests_against_10_points_hold_exactly_10():
     org = await make_organization()
-    await ledger.grant(org.id, 4, "promo", date(2026, 6, 30), key="grant-a")
-    await ledger.purchase(org.id, 6, 5_000, date(2026, 12, 31), "bundle", key="grant-b")
+    await ledger.grant(org.id, 4, "promo", date(2026, 6, 30), key="grant-a", today=TODAY)
+    await ledger.purchase(org.id, 6, 5_000, date(2026, 12, 31), "bundle", key="grant-b", today=TODAY)
 
     async def file_request(n: int):
         try:
@@ -43,7 +43,7 @@ async def test_50_concurrent_requests_against_10_points_hold_exactly_10():
 
 async def test_concurrent_replays_of_one_key_hold_once():
     org = await make_organization()
-    await ledger.grant(org.id, 10, "promo", date(2026, 6, 30), key="grant")
+    await ledger.grant(org.id, 10, "promo", date(2026, 6, 30), key="grant", today=TODAY)
 
     results = await asyncio.gather(
         *(ledger.hold(org.id, 2, ticket_id=1, key="same-request", today=TODAY) for _ in range(8))
@@ -57,8 +57,8 @@ async def test_concurrent_replays_of_one_key_hold_once():
 async def test_expiry_runs_beside_traffic_expire_each_point_once():
     orgs = [await make_organization() for _ in range(3)]
     for org in orgs:
-        await ledger.grant(org.id, 5, "old", date(2026, 3, 31), key=f"old-{org.id}")
-        await ledger.grant(org.id, 5, "new", date(2026, 12, 31), key=f"new-{org.id}")
+        await ledger.grant(org.id, 5, "old", date(2026, 3, 31), key=f"old-{org.id}", today=date(2026, 3, 1))
+        await ledger.grant(org.id, 5, "new", date(2026, 12, 31), key=f"new-{org.id}", today=TODAY)
 
     async def traffic(org, n):
         try:

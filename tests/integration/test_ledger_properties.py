@@ -119,7 +119,7 @@ async def test_random_histories_keep_every_invariant(history):
     org = await make_organization()
     model = Model(today=date(2026, 1, 1))
     # Every history starts with points, so holds and captures have something to work on.
-    opening = await ledger.grant(org.id, 5, "opening", date(2026, 1, 15), key=f"p{next(_keys)}")
+    opening = await ledger.grant(org.id, 5, "opening", date(2026, 1, 15), key=f"p{next(_keys)}", today=model.today)
     model.lots[opening.lot_id] = ModelLot(opening.lot_id, 5, date(2026, 1, 15))
     open_holds: list[int] = []
 
@@ -128,11 +128,11 @@ async def test_random_histories_keep_every_invariant(history):
         match step:
             case ("grant", points, days):
                 expires = None if days is None else model.today + timedelta(days=days)
-                posted = await ledger.grant(org.id, points, "grant", expires, key=key)
+                posted = await ledger.grant(org.id, points, "grant", expires, key=key, today=model.today)
                 model.lots[posted.lot_id] = ModelLot(posted.lot_id, points, expires)
             case ("purchase", points, days):
                 expires = model.today + timedelta(days=days)
-                posted = await ledger.purchase(org.id, points, 1_100, expires, "bundle", key=key)
+                posted = await ledger.purchase(org.id, points, 1_100, expires, "bundle", key=key, today=model.today)
                 model.lots[posted.lot_id] = ModelLot(posted.lot_id, points, expires)
             case ("hold", points):
                 if model.spendable() < points:
