@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from billing import ledger
-from billing.errors import InsufficientPoints
+from billing.errors import InsufficientPoints, NotRefundable
 from billing.tables import PointLot, PointsAccount
 from billing.verify import verify
 from tests.factories import make_organization
@@ -30,6 +30,8 @@ operations = st.lists(
         st.tuples(st.just("capture"), st.integers(0, 9), st.one_of(st.none(), st.integers(1, 6))),
         st.tuples(st.just("release"), st.integers(0, 9)),
         st.tuples(st.just("adjust"), st.integers(-6, 6).filter(bool)),
+        st.tuples(st.just("more"), st.integers(0, 9), st.integers(1, 4)),
+        st.tuples(st.just("refund"), st.integers(0, 9)),
         st.tuples(st.just("expire")),
         st.tuples(st.just("wait"), st.integers(1, 60)),
     ),
@@ -56,6 +58,7 @@ class Model:
 
     today: date
     lots: dict[int, ModelLot] = field(default_factory=dict)
+    paid: list[int] = field(default_factory=list)
     holds: dict[int, dict[int, int]] = field(default_factory=dict)
 
     def expire(self) -> None:
@@ -115,6 +118,8 @@ async def check(org_id: int, model: Model) -> None:
 @example(history=[("hold", 3), ("wait", 20), ("expire",), ("capture", 0, 1), ("hold", 2)])
 @example(history=[("grant", 4, None), ("purchase", 3, 5), ("hold", 6), ("wait", 30), ("capture", 0, 2)])
 @example(history=[("wait", 15), ("hold", 1), ("adjust", -1), ("adjust", 2), ("hold", 2)])
+@example(history=[("purchase", 4, 40), ("hold", 6), ("refund", 0), ("capture", 0, None), ("more", 0, 1),
+                  ("refund", 0), ("wait", 50), ("refund", 0)])
 async def test_random_histories_keep_every_invariant(history):
     org = await make_organization()
     model = Model(today=date(2026, 1, 1))
@@ -134,6 +139,7 @@ async def test_random_histories_keep_every_invariant(history):
                 expires = model.today + timedelta(days=days)
                 posted = await ledger.purchase(org.id, points, 1_100, expires, "bundle", key=key, today=model.today)
                 model.lots[posted.lot_id] = ModelLot(posted.lot_id, points, expires)
+                model.paid.append(posted.lot_id)
             case ("hold", points):
                 if model.spendable() < points:
                     try:
@@ -158,6 +164,36 @@ async def test_random_histories_keep_every_invariant(history):
                 if points is not None and points < pinned:
                     model.unpin(model.holds[hold_id], pinned - points, back=True)
                     model.expire()
+            case ("more", index, points) if open_holds:
+                hold_id = open_holds[index % len(open_holds)]
+                if model.spendable() < points:
+                    try:
+                        await ledger.increase_hold(hold_id, points, key, today=model.today)
+                    except InsufficientPoints:
+                        pass
+                    else:
+                        raise AssertionError("a hold was increased beyond the balance")
+                else:
+                    model.expire()
+                    await ledger.increase_hold(hold_id, points, key, today=model.today)
+                    for lot_id, part in model.take(points).items():
+                        model.holds[hold_id][lot_id] = model.holds[hold_id].get(lot_id, 0) + part
+                        model.lots[lot_id].held += part
+            case ("refund", index) if model.paid:
+                lot = model.lots[model.paid[index % len(model.paid)]]
+                lapsed = lot.expires_on < model.today
+                if lot.held or lapsed or not lot.remaining:
+                    try:
+                        await ledger.refund_unspent(lot.id, key, today=model.today)
+                    except NotRefundable:
+                        pass
+                    else:
+                        raise AssertionError("a lot with held, expired or no points was refunded")
+                else:
+                    model.expire()
+                    refunded = await ledger.refund_unspent(lot.id, key, today=model.today)
+                    assert (refunded.points, refunded.yen) == (lot.remaining, lot.remaining * 1_100)
+                    lot.remaining = 0
             case ("release", index) if open_holds:
                 hold_id = open_holds.pop(index % len(open_holds))
                 await ledger.release(hold_id, key, "cancelled", today=model.today)
