@@ -19,7 +19,7 @@ from billing.errors import (
 )
 from billing.tables import LedgerEntry, PointLot, PointsAccount
 from billing.verify import verify
-from tests.factories import make_organization
+from tests.factories import make_organization, make_user
 
 TODAY = date(2026, 4, 1)
 _keys = count(1)
@@ -346,6 +346,22 @@ if os.environ["DATABASE_URL"].startswith("postgres"):
         entry["idempotency_key"] = "forged"
         with pytest.raises(Exception, match="does not follow the previous balance"):
             await LedgerEntry.insert(LedgerEntry(**entry))
+
+
+async def test_the_history_says_who_did_what_and_why(org_with_10_points):
+    finance = await make_user(role="finance")
+    await ledger.adjust(org_with_10_points.id, -2, "duplicate grant in March", key(), today=TODAY,
+                        actor_id=finance.id)
+    hold_id = await ledger.hold(org_with_10_points.id, 3, ticket_id=42, key=key(), today=TODAY)
+    await ledger.release(hold_id, key(), "fault was ours: charge waived", today=TODAY, actor_id=finance.id)
+    release, hold, adjustment, grant = (await ledger.entries(org_with_10_points.id)).items
+    assert (adjustment.kind, adjustment.points, adjustment.available_delta) == ("adjustment", 2, -2)
+    assert (adjustment.reason, adjustment.actor_id) == ("duplicate grant in March", finance.id)
+    assert (hold.ticket_id, release.ticket_id, release.hold_id) == (42, 42, hold_id)
+    assert (release.reason, release.actor_id, release.available_after) == (
+        "fault was ours: charge waived", finance.id, 8,
+    )
+    assert grant.kind == "grant" and grant.reason == "welcome"
 
 
 async def test_entries_page_newest_first(org):
