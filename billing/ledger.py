@@ -9,7 +9,8 @@ Every call is one write transaction: the account row is locked (SELECT ... FOR U
 PostgreSQL, BEGIN IMMEDIATE on SQLite), the account and lots are changed by guarded UPDATEs, and
 the entry and its allocations are appended. Every call takes an idempotency key: calling again with
 the same key returns the first result and writes nothing; the same key for another operation is
-refused. Keys starting with "~" are the ledger's own (derived entries such as expiries).
+refused. The key is looked up under the account's lock, so concurrent replays meet there too.
+Keys starting with "~" are the ledger's own (derived entries such as expiries).
 """
 
 from __future__ import annotations
@@ -420,13 +421,11 @@ async def grant(
     reason, key = _reason(reason), _key(key)
     kind = "purchase" if yen_per_point else "grant"
     fingerprint = _fingerprint(kind, organization_id, points, expires_on, yen_per_point)
-    if replay := await _replayed(key, fingerprint):
-        return replay
-    _not_lapsed(expires_on, today or clock.today())
     async with write_transaction():
         account = await _lock_organization(organization_id, create=True)
         if replay := await _replayed(key, fingerprint):
             return replay
+        _not_lapsed(expires_on, today or clock.today())
         lot_id = await _new_lot(account, kind, points, yen_per_point, expires_on, reason)
         return await _post(
             account, kind, [_Move(lot_id, points, 0, yen_per_point)], key=key, fingerprint=fingerprint,
@@ -472,8 +471,6 @@ async def hold(
     _points(points)
     key = _key(key)
     fingerprint = _fingerprint("hold", organization_id, points, ticket_id)
-    if replay := await _replayed(key, fingerprint):
-        return replay.hold_id
     today = today or clock.today()
     async with write_transaction():
         account = await _lock_organization(organization_id, create=False)
@@ -504,8 +501,6 @@ async def increase_hold(
     _points(points)
     key = _key(key)
     fingerprint = _fingerprint("increase_hold", hold_id, points)
-    if replay := await _replayed(key, fingerprint):
-        return replay
     today = today or clock.today()
     async with write_transaction():
         account, held = await _locked_hold(hold_id)
@@ -535,8 +530,6 @@ async def capture(
     if points is not None:
         _points(points)
     fingerprint = _fingerprint("capture", hold_id, points)
-    if replay := await _replayed(key, fingerprint):
-        return replay
     today = today or clock.today()
     async with write_transaction():
         account, held = await _locked_hold(hold_id)
@@ -573,8 +566,6 @@ async def release(
     if points is not None:
         _points(points)
     fingerprint = _fingerprint("release", hold_id, points)
-    if replay := await _replayed(key, fingerprint):
-        return replay
     today = today or clock.today()
     async with write_transaction():
         account, held = await _locked_hold(hold_id)
@@ -610,8 +601,6 @@ async def adjust(
         raise InvalidAmount("{field} must be a whole number other than 0.", field="points")
     reason, key = _reason(reason), _key(key)
     fingerprint = _fingerprint("adjustment", organization_id, points, expires_on)
-    if replay := await _replayed(key, fingerprint):
-        return replay
     today = today or clock.today()
     async with write_transaction():
         account = await _lock_organization(organization_id, create=True)
@@ -642,8 +631,6 @@ async def refund_unspent(
     """
     key = _key(key)
     fingerprint = _fingerprint("refund", lot_id)
-    if replay := await _replayed(key, fingerprint):
-        return replay
     today = today or clock.today()
     async with write_transaction():
         rows = await _q("SELECT account FROM point_lots WHERE id = {}", lot_id)
