@@ -32,7 +32,7 @@ from billing.errors import (
     UnknownHold,
     UnknownLot,
 )
-from billing.tables import LedgerEntry, PointAllocation, PointHold, PointLot, PointsAccount
+from billing.tables import PointsAccount
 from billing.transactions import for_update, write_transaction
 
 EXPIRY_WINDOWS = (30, 60, 90)
@@ -163,6 +163,14 @@ async def _q(sql: str, *args: Any) -> list[dict[str, Any]]:
     return await PointsAccount.raw(sql, *args)
 
 
+async def _insert(table: str, **values: Any) -> int:
+    """INSERT one row of a ledger table; returns its id."""
+    columns = ", ".join(f'"{name}"' for name in values)
+    placeholders = ", ".join(["{}"] * len(values))
+    rows = await _q(f'INSERT INTO "{table}" ({columns}) VALUES ({placeholders}) RETURNING id', *values.values())
+    return rows[0]["id"]
+
+
 def _as_date(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value
@@ -264,24 +272,20 @@ async def _post(
         if not changed:
             raise InsufficientPoints(required=-move.remaining_delta, available=0)
 
-    inserted = await LedgerEntry.insert(
-        LedgerEntry(
-            account=account.id, kind=kind, points=points,
-            available_delta=available_delta, held_delta=held_delta,
-            available_after=account.available, held_after=account.held,
-            yen=sum(yen_by_lot), lot=lot_id, hold=hold_id, ticket_id=ticket_id, reason=reason,
-            idempotency_key=key, fingerprint=fingerprint, actor=actor_id, created_at=now,
-        )
+    # Plain INSERTs: on the hot path, building ORM rows costs more than the database work.
+    entry_id = await _insert(
+        "ledger_entries",
+        account=account.id, kind=kind, points=points, available_delta=available_delta,
+        held_delta=held_delta, available_after=account.available, held_after=account.held,
+        yen=sum(yen_by_lot), lot=lot_id, hold=hold_id, ticket_id=ticket_id, reason=reason,
+        idempotency_key=key, fingerprint=fingerprint, actor=actor_id, created_at=now,
     )
-    entry_id = inserted[0]["id"]
-    await PointAllocation.insert(
-        *[
-            PointAllocation(
-                entry=entry_id, lot=m.lot, hold=hold_id,
-                remaining_delta=m.remaining_delta, held_delta=m.held_delta, yen=yen,
-            )
-            for m, yen in zip(moves, yen_by_lot, strict=True)
-        ]
+    rows = [(entry_id, m.lot, hold_id, m.remaining_delta, m.held_delta, yen)
+            for m, yen in zip(moves, yen_by_lot, strict=True)]
+    await _q(
+        "INSERT INTO point_allocations (entry, lot, hold, remaining_delta, held_delta, yen) VALUES "
+        + ", ".join(["({}, {}, {}, {}, {}, {})"] * len(rows)),
+        *[value for row in rows for value in row],
     )
     return Posted(
         entry_id=entry_id, kind=kind, points=points, yen=sum(yen_by_lot),
@@ -447,14 +451,12 @@ async def purchase(
 async def _new_lot(
     account: _Account, source: str, points: int, yen_per_point: int, expires_on: date | None, reason: str
 ) -> int:
-    rows = await PointLot.insert(
-        PointLot(
-            account=account.id, source=source, points=points, remaining=points, held=0, consumed=0,
-            expired=0, refunded=0, yen_per_point=yen_per_point, expires_on=expires_on, reason=reason,
-            created_at=datetime.now(UTC),
-        )
+    return await _insert(
+        "point_lots",
+        account=account.id, source=source, points=points, remaining=points, held=0, consumed=0,
+        expired=0, refunded=0, yen_per_point=yen_per_point, expires_on=expires_on, reason=reason,
+        created_at=datetime.now(UTC),
     )
-    return rows[0]["id"]
 
 
 async def hold(
@@ -481,10 +483,10 @@ async def hold(
         lots = await _spendable_lots(account, today)
         if account.available < points:
             raise InsufficientPoints(required=points, available=account.available)
-        hold_id = (await PointHold.insert(
-            PointHold(account=account.id, ticket_id=ticket_id, points=points, status="held",
-                      created_at=datetime.now(UTC))
-        ))[0]["id"]
+        hold_id = await _insert(
+            "point_holds", account=account.id, ticket_id=ticket_id, points=points, captured=0, released=0,
+            status="held", created_at=datetime.now(UTC),
+        )
         moves = [_Move(lot["id"], -part, part, lot["yen_per_point"]) for lot, part in _take(lots, points)]
         await _post(
             account, "hold", moves, key=key, fingerprint=fingerprint, hold_id=hold_id,
