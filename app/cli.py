@@ -18,6 +18,10 @@ def run(coroutine):
 @click.group()
 def main() -> None:
     """Kippu: prepaid support tickets."""
+    from billing import clock
+
+    # Expiry dates are calendar days in the vendor's time zone (as in the app's lifespan).
+    clock.set_time_zone(get_settings().time_zone)
 
 
 @main.command()

@@ -79,3 +79,51 @@ class TooManyAttempts(KippuError):
 class InsufficientPoints(KippuError):
     status_code = 402
     code = "insufficient_points"
+
+
+# ---------------------------------------------------------------------------------------------
+# The ledger's and the point table's refusals as app errors: the one mapping.
+#
+# billing/ and pricing/ never import the app, so their errors carry an English `template` and
+# `values`; here they become the app's errors once, translated for the caller. Services that call
+# the ledger may convert at the call (`raise from_domain(exc) from exc`); the exception handler in
+# app/server.py converts whatever escapes, so an API caller always gets the same code and status.
+
+
+def from_domain(exc: Exception) -> KippuError:
+    """The app error for a billing or pricing error (message in the caller's locale).
+
+    InsufficientPoints → 402 insufficient_points {required, available}; bad amounts and prices →
+    422 invalid_input {field}; unknown hold/lot/account/version → 404; a settled hold → 409
+    illegal_transition; refunds and locked or missing point tables → 409 conflict; a ledger
+    idempotency key reused → 409 idempotency_key_reused.
+    """
+    from billing import errors as ledger
+    from pricing import errors as pricing
+
+    from app.i18n import _
+
+    if not isinstance(exc, (ledger.LedgerError, pricing.PricingError)):
+        raise TypeError(f"not a billing or pricing error: {exc!r}")
+    message = _(exc.template, **exc.values)
+    field = getattr(exc, "field", None) or exc.values.get("field")
+    with_field = {"field": field} if field else {}
+    if isinstance(exc, ledger.InsufficientPoints):
+        return InsufficientPoints(message, required=exc.required, available=exc.available)
+    if isinstance(exc, (ledger.InvalidAmount, pricing.PurchaseRefused, pricing.UnknownRequestType,
+                        pricing.InvalidPointTable)):
+        return InvalidInput(message, **with_field)
+    if isinstance(exc, (ledger.UnknownHold, ledger.UnknownLot, ledger.UnknownAccount,
+                        pricing.UnknownPointTableVersion)):
+        return NotFound(message)
+    if isinstance(exc, ledger.HoldSettled):
+        return IllegalTransition(message)
+    if isinstance(exc, ledger.IdempotencyKeyReused):
+        return IdempotencyKeyReused(message)
+    if isinstance(exc, (ledger.NotRefundable, pricing.PointTableLocked, pricing.NoPointTableInForce)):
+        return Conflict(message, **with_field)
+    if isinstance(exc, pricing.PricingError):
+        # Any other price that cannot be given is about a value the caller sent (extra minutes,
+        # priority): the field says which.
+        return InvalidInput(message, **with_field)
+    return KippuError(message)

@@ -23,8 +23,11 @@ from litestar.stores.registry import StoreRegistry
 from litestar.template.config import TemplateConfig
 
 from app import db
+from billing import clock as billing_clock
+from billing.errors import LedgerError
+from pricing.errors import PricingError
 from app.accounts.middleware import CallerMiddleware, current_caller
-from app.errors import KippuError, NotAuthenticated
+from app.errors import KippuError, NotAuthenticated, from_domain
 from app.i18n import _, current_locale, format_date, format_datetime
 from app.jobs import scheduler_lifespan
 from app.routes import ROUTE_HANDLERS
@@ -40,6 +43,8 @@ async def database_lifespan(_app: Litestar) -> AsyncIterator[None]:
     if owns_pool:
         await engine.start_connection_pool(min_size=2, max_size=20)
     await db.prepare_connection()
+    # Expiry dates are calendar days in the vendor's time zone.
+    billing_clock.set_time_zone(get_settings().time_zone)
     try:
         yield
     finally:
@@ -78,6 +83,11 @@ def kippu_error_handler(request: Request, exc: KippuError) -> Response:
     if isinstance(exc, NotAuthenticated):
         return Redirect(path="/login", query_params={"next": request.url.path})
     return error_page(request, exc.status_code, exc.message)
+
+
+def domain_error_handler(request: Request, exc: Exception) -> Response:
+    """A ledger or pricing refusal that reached HTTP: answered as its app error (app.errors.from_domain)."""
+    return kippu_error_handler(request, from_domain(exc))
 
 
 def validation_error_handler(request: Request, exc: ValidationException) -> Response:
@@ -174,6 +184,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[HTMXPlugin()],
         exception_handlers={
             KippuError: kippu_error_handler,
+            LedgerError: domain_error_handler,
+            PricingError: domain_error_handler,
             ValidationException: validation_error_handler,
             HTTPException: http_error_handler,
             Exception: internal_error_handler,
