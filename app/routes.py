@@ -3,7 +3,10 @@
 from app.accounts.controllers import AuthController, MeController, OrganizationController, StaffController
 from app.accounts.pages import AccountController, SignInController
 from app.admin.pages import AdminController
+from app.admin.point_table import PointTableAdminController
 from app.console.pages import ConsoleController
+from app.points.controllers import OrganizationPointsController, PriceTableController
+from app.points.pages import ConsolePointsController, PortalPointsController
 from app.portal.pages import PortalController
 from app.tickets.controllers import TicketController
 
@@ -18,4 +21,9 @@ ROUTE_HANDLERS = [
     TicketController,
     ConsoleController,
     PortalController,
+    PointTableAdminController,
+    PortalPointsController,
+    ConsolePointsController,
+    PriceTableController,
+    OrganizationPointsController,
 ]

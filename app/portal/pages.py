@@ -24,6 +24,7 @@ from app.accounts.guards import caller_of, requires_customer
 from app.accounts.pages import flash, form_errors, pop_flash
 from app.errors import InvalidInput, KippuError, NotAuthenticated, NotFound
 from app.i18n import _
+from app.points import services as points
 from app.settings import get_settings
 from app.tickets import services
 from app.tickets.attachments import MAX_FILES_PER_MESSAGE, Upload, attachment_download
@@ -107,7 +108,10 @@ async def page(request: HTMXRequest, name: str, status_code: int = 200, **contex
     company = await people.get_organization(caller, caller.organization_id)
     return Template(
         f"portal/{name}.html.jinja2",
-        context={"company": company, "flash": pop_flash(request), "section": name, **template_helpers(), **context},
+        context={
+            "company": company, "flash": pop_flash(request), "section": name,
+            "points_balance": await points.own_balance(caller), **template_helpers(), **context,
+        },
         status_code=status_code,
     )
 
