@@ -73,6 +73,64 @@ def auto_close() -> None:
     click.echo(f"requests closed: {closed}")
 
 
+@main.group("ledger")
+def ledger_commands() -> None:
+    """The points ledger."""
+
+
+@ledger_commands.command("verify")
+def ledger_verify() -> None:
+    """Recompute every balance, lot and hold from the entries; exit status 1 on any difference."""
+    from billing.verify import verify
+
+    report = run(verify())
+    counts = f"{report.accounts} accounts, {report.lots} lots, {report.entries} entries"
+    if report.clean:
+        click.echo(f"ledger verified: {counts} — no differences")
+        return
+    for difference in report.differences:
+        click.echo(str(difference))
+    click.echo(f"ledger verified: {counts} — {len(report.differences)} differences", err=True)
+    sys.exit(1)
+
+
+TODAY = click.DateTime(formats=["%Y-%m-%d"])
+TODAY_HELP = "The date to act as of (YYYY-MM-DD; default: today in the vendor's time zone)."
+
+
+@main.command()
+@click.option("--today", type=TODAY, default=None, help=TODAY_HELP)
+def expire(today) -> None:
+    """Expire the points of every lot past its last day (idempotent; for cron shortly after midnight)."""
+    from app.point_alerts.jobs import expire_points
+
+    _log_jobs_to_stderr()
+    result = run(expire_points(today.date() if today else None))
+    click.echo(f"points expired: {result.points} from {result.lots} lots")
+
+
+@main.command("expiry-reminders")
+@click.option("--today", type=TODAY, default=None, help=TODAY_HELP)
+def expiry_reminders(today) -> None:
+    """Mail the customer admins of points expiring within 30 and 7 days (each reminder once; for cron daily)."""
+    from app.point_alerts.jobs import send_expiry_reminders
+
+    _log_jobs_to_stderr()
+    result = run(send_expiry_reminders(today.date() if today else None))
+    click.echo(f"expiry reminders: {result.organizations} organisations, {result.lots} lots, {result.mails} mails")
+
+
+@main.command("low-balance-alerts")
+def low_balance_alerts() -> None:
+    """Alert the customer admins of balances that fell below their threshold (once per drop; for cron)."""
+    from app.point_alerts.jobs import send_low_balance_alerts
+
+    _log_jobs_to_stderr()
+    result = run(send_low_balance_alerts())
+    click.echo(f"low-balance alerts: {result.alerted} organisations alerted, {result.mails} mails "
+               f"({result.checked} accounts checked)")
+
+
 def _log_jobs_to_stderr() -> None:
     import logging
 

@@ -17,7 +17,15 @@ from app.tickets.tables import (
     TicketSearch,
     TicketWatcher,
 )
-from billing.tables import LedgerEntry, PointAllocation, PointHold, PointLot, PointsAccount
+from billing.tables import (
+    ExpiryReminder,
+    LedgerEntry,
+    LedgerJobMark,
+    PointAllocation,
+    PointHold,
+    PointLot,
+    PointsAccount,
+)
 from pricing.tables import PointBundle, PointTableRequestType, PointTableSurcharge, PointTableVersion
 
 TABLES = [
@@ -46,6 +54,8 @@ TABLES = [
     PointHold,
     LedgerEntry,
     PointAllocation,
+    ExpiryReminder,
+    LedgerJobMark,
 ]
 
 APP_CONFIG = AppConfig(

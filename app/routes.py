@@ -5,6 +5,7 @@ from app.accounts.pages import AccountController, SignInController
 from app.admin.pages import AdminController
 from app.admin.point_table import PointTableAdminController
 from app.console.pages import ConsoleController
+from app.point_alerts.pages import ConsolePointAlertsController, PointAlertsController
 from app.points.controllers import OrganizationPointsController, PriceTableController
 from app.points.pages import ConsolePointsController, PortalPointsController
 from app.portal.pages import PortalController
@@ -21,6 +22,8 @@ ROUTE_HANDLERS = [
     TicketController,
     ConsoleController,
     PortalController,
+    PointAlertsController,
+    ConsolePointAlertsController,
     PointTableAdminController,
     PortalPointsController,
     ConsolePointsController,

@@ -31,10 +31,16 @@ class PointsAccount(Table, tablename="points_accounts"):
     held = Integer(default=0)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    # The low-balance alert (billing/alerts.py): the customer admins are told once when
+    # `available` drops below the threshold (NULL: no alert); `low_balance_alerted_at` records
+    # that they were, and is cleared when the balance is back at or above the threshold.
+    low_balance_threshold = Integer(null=True, default=None)
+    low_balance_alerted_at = Timestamptz(null=True, default=None)
 
     checks = {
         "account_available_not_negative": "available >= 0",
         "account_held_not_negative": "held >= 0",
+        "account_low_balance_threshold_positive": "low_balance_threshold IS NULL OR low_balance_threshold > 0",
     }
 
 
@@ -189,4 +195,35 @@ class PointAllocation(Table, tablename="point_allocations"):
     ]
 
 
+
+class ExpiryReminder(Table, tablename="point_expiry_reminders"):
+    """A reminder that a lot's points expire soon, told to its organisation's customer admins.
+
+    One row per lot and reminder (30 or 7 days before the lot's last day); the unique index
+    makes each reminder go out once however often, or however concurrently, the job runs.
+    """
+
+    lot = ForeignKey(PointLot, null=False, on_delete=OnDelete.restrict)
+    days_before = Integer()
+    points = Integer()
+    expires_on = Date()
+    sent_at = Timestamptz()
+
+    checks = {
+        "reminder_known_days": "days_before IN (30, 7)",
+        "reminder_points_positive": "points > 0",
+    }
+    unique_together = {"point_expiry_reminders_once": ("lot", "days_before")}
+
+
+class LedgerJobMark(Table, tablename="ledger_job_marks"):
+    """How far through the ledger's entries a job has looked (the low-balance check reads only
+    the accounts with entries after its mark)."""
+
+    job = Varchar(length=40, unique=True)
+    entry_id = Integer(default=0)
+    updated_at = Timestamptz()
+
+
 LEDGER_TABLES = [PointsAccount, PointLot, PointHold, LedgerEntry, PointAllocation]
+ALERT_TABLES = [ExpiryReminder, LedgerJobMark]

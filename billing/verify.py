@@ -128,6 +128,7 @@ class VerifyReport:
     differences: tuple[Difference, ...] = field(default_factory=tuple)
     accounts: int = 0
     entries: int = 0
+    lots: int = 0
 
     @property
     def clean(self) -> bool:
@@ -142,6 +143,9 @@ async def verify() -> VerifyReport:
             subject = row.pop("subject")
             differences.append(Difference(description, subject, row))
     counts = (await PointsAccount.raw(
-        "SELECT (SELECT COUNT(*) FROM points_accounts) AS accounts, (SELECT COUNT(*) FROM ledger_entries) AS entries"
+        "SELECT (SELECT COUNT(*) FROM points_accounts) AS accounts, (SELECT COUNT(*) FROM point_lots) AS lots, "
+        "(SELECT COUNT(*) FROM ledger_entries) AS entries"
     ))[0]
-    return VerifyReport(differences=tuple(differences), accounts=counts["accounts"], entries=counts["entries"])
+    return VerifyReport(
+        differences=tuple(differences), accounts=counts["accounts"], entries=counts["entries"], lots=counts["lots"]
+    )

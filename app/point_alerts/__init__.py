@@ -1,0 +1,1 @@
+"""Points alerts: expiry reminders and the low-balance alert (the mail side of billing/alerts.py)."""
