@@ -9,6 +9,8 @@ from app.settings import ROOT
 from app.tickets.tables import (
     Attachment,
     CustomField,
+    PointChangeRequest,
+    PointsPolicy,
     RequestType,
     Ticket,
     TicketCounter,
@@ -48,6 +50,8 @@ TABLES = [
     TicketWatcher,
     CustomField,
     TicketSearch,
+    PointChangeRequest,
+    PointsPolicy,
     OutboxMessage,
     PointsAccount,
     PointLot,

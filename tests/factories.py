@@ -53,10 +53,39 @@ async def make_user(
     return row
 
 
-async def make_request_type(code: str = "general", name_ja: str = "一般的な質問", name_en: str = "General question") -> RequestType:
+async def make_request_type(
+    code: str = "general", name_ja: str = "一般的な質問", name_en: str = "General question", *, points: int = 1,
+) -> RequestType:
+    """A request type, priced at `points` by a newly published point table version (so it can be filed)."""
     row = RequestType(code=code, name_ja=name_ja, name_en=name_en)
     await row.save()
+    await price_request_type(code, name_ja, name_en, points=points)
     return row
+
+
+async def price_request_type(
+    code: str, name_ja: str = "", name_en: str = "", *, points: int = 1, urgent: int = 1,
+    included_minutes: int | None = None, block_minutes: int | None = None, points_per_block: int | None = None,
+) -> int:
+    """Publish a point table version: the one in force plus (or with a new price for) `code`."""
+    from pricing import services as pricing
+    from pricing.rules import PrioritySurcharge, RequestTypePrice
+
+    version = await pricing.create_draft(note="test")
+    await pricing.set_request_type(version, RequestTypePrice(
+        code=code, name_ja=name_ja or code, name_en=name_en or code, points=points,
+        included_minutes=included_minutes, block_minutes=block_minutes, points_per_block=points_per_block,
+    ))
+    await pricing.set_surcharge(version, PrioritySurcharge("urgent", urgent))
+    await pricing.publish(version)
+    return version
+
+
+async def give_points(organization: Organization, points: int = 100, reason: str = "テスト用ポイント") -> None:
+    """Free points for an organisation (a grant that never expires)."""
+    from billing import ledger
+
+    await ledger.grant(organization.id, points, reason, None, key=f"test-grant:{organization.id}:{next(_serial)}")
 
 
 def caller(user: User) -> Caller:
@@ -164,12 +193,15 @@ async def bearer(user: User) -> dict[str, str]:
 
 
 async def make_support_world():
-    """Two customer companies with members, two agents in a department, a request type."""
+    """Two customer companies with members and 100 points each, two agents in a department, and a
+    request type priced at 1 point (urgent +1) by the point table in force."""
     from types import SimpleNamespace
 
     department = await make_department("システム保守部")
     org_a = await make_organization("株式会社アルファ")
     org_b = await make_organization("株式会社ベータ")
+    await give_points(org_a)
+    await give_points(org_b)
     return SimpleNamespace(
         department=department,
         org_a=org_a,

@@ -170,3 +170,21 @@ async def status_changed(ticket_id: int, old: str, new: str, actor_id: int | Non
             user["email"], user["locale"], "status_changed",
             recipient=user, ticket=_view(ticket, user), old=old, new=new,
         )
+
+
+async def point_change_pending(ticket_id: int, change_id: int) -> None:
+    """A rise of a request's price waits for the customer: the requester and the organisation's
+    customer admins (who may approve or decline it in the portal)."""
+    from app.tickets.tables import PointChangeRequest
+
+    ticket = await _ticket(ticket_id)
+    change = await PointChangeRequest.select().where(PointChangeRequest.id == change_id).first()
+    admins = await User.select(User.id).where(
+        (User.organization == ticket["organization"]) & (User.role == "customer_admin")
+    )
+    ids = {ticket["requester"], *(a["id"] for a in admins)}
+    for user in await _recipients(ticket, ids):
+        await enqueue(
+            user["email"], user["locale"], "point_change_pending",
+            recipient=user, ticket=_view(ticket, user), change=change,
+        )

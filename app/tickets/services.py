@@ -50,6 +50,7 @@ from app.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound, St
 from app.i18n import _, current_locale, format_datetime
 from app.notifications import services as notify
 from app.settings import get_settings
+from app.tickets import points
 from app.tickets.attachments import StoredFile, Upload, discard, record_files, store_uploads
 from app.tickets.search import keyword_filter, refresh_search_document
 from app.tickets.tables import (
@@ -74,7 +75,10 @@ CUSTOM_TEXT_MAX = 1000
 PAGE_LIMIT_MAX = 100
 EXPORT_BATCH = 500
 # History lines a customer sees; assignment, departments and reclassification stay internal.
-CUSTOMER_EVENT_KINDS = ("created", "status_changed", "follow_up_created")
+CUSTOMER_EVENT_KINDS = (
+    "created", "status_changed", "follow_up_created", "points_waived", "points_requoted",
+    "points_change_requested", "points_change_approved", "points_change_declined",
+)
 
 # (from, to) → who may ask for it. "work not started" adds a condition to cancellation.
 TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
@@ -155,6 +159,7 @@ class TicketSummary:
     created_at: datetime
     updated_at: datetime
     version: int
+    quoted_points: int = 0  # the points the request costs now (app/tickets/points.py)
 
     @property
     def request_type_name(self) -> str:
@@ -496,6 +501,7 @@ def _summary_columns() -> list:
         Ticket.created_at,
         Ticket.updated_at,
         Ticket.version,
+        Ticket.quoted_points,
     ]
 
 
@@ -524,6 +530,7 @@ def _summary_values(row: Mapping[str, Any]) -> dict[str, Any]:
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
         "version": row["version"],
+        "quoted_points": row["quoted_points"],
     }
 
 
@@ -662,12 +669,17 @@ async def _prepare_filing(
     if category not in CATEGORIES:
         raise InvalidInput(_("Unknown category: {value}.", value=category), field="category")
     organization_id, requester_id = await _filer(caller, organization_id, requester_id)
+    if not isinstance(request_type_code, str) or not request_type_code.strip():
+        raise InvalidInput(_("Please choose a request type."), field="request_type")
+    # Priced by the point table in force now; the request keeps this version and quote forever.
+    priced = await points.quote_for_filing(request_type_code.strip(), priority)
     request_type_id = await _request_type_id(request_type_code)
     cleaned = validate_custom_fields(await _custom_field_definitions(), custom_fields, customer=caller.is_customer)
     return {
         "subject": subject, "body": body, "priority": priority, "category": category,
         "organization": organization_id, "requester": requester_id, "request_type": request_type_id,
         "custom_fields": cleaned, "follow_up_of": None,
+        "price_version": priced.version_id, "quoted_points": priced.points, "extra_minutes": 0,
     }
 
 
@@ -691,6 +703,11 @@ async def _insert_ticket(caller: Caller, values: dict[str, Any], stored: Sequenc
         **values,
     )
     await ticket.save()
+    # The quote is held in the same transaction: not enough points undoes the whole filing.
+    await points.hold_for_new_ticket(
+        ticket_id=ticket.id, number=ticket.number, organization_id=values["organization"],
+        points=values.get("quoted_points") or 0, actor_id=caller.id,
+    )
     detail: dict[str, Any] = {"follow_up_of": values["follow_up_of"]} if values["follow_up_of"] else {}
     await _record(ticket.id, caller.id, "created", detail, now)
     await record_files(stored, ticket_id=ticket.id, message_id=None, uploaded_by=caller.id, now=now)
@@ -726,7 +743,8 @@ async def find_likely_duplicates(
 _LOCK_COLUMNS = (
     Ticket.id, Ticket.number, Ticket.organization, Ticket.requester, Ticket.subject, Ticket.body, Ticket.status,
     Ticket.priority, Ticket.category, Ticket.request_type, Ticket.department, Ticket.assignee,
-    Ticket.custom_fields, Ticket.first_responded_at, Ticket.created_at, Ticket.version,
+    Ticket.custom_fields, Ticket.first_responded_at, Ticket.created_at, Ticket.version, Ticket.price_version,
+    Ticket.quoted_points, Ticket.extra_minutes,
 )
 
 
@@ -790,6 +808,7 @@ async def change_status(caller: Caller, ticket_id: int, status: str, *, version:
         old = row["status"]
         check_transition(old, status, staff=caller.is_staff, work_started=row["first_responded_at"] is not None)
         await _save(row, _status_changes(old, status, now), now)
+        await points.settle_for_status(row, old, status, caller.id)
         await _record(ticket_id, caller.id, "status_changed", {"from": old, "to": status}, now)
         await notify.status_changed(ticket_id, old, status, caller.id)
     return await ticket_summary(caller, ticket_id)
@@ -879,6 +898,7 @@ async def _add_message(
         changes.update(_status_changes(old, new, now))
     new_version = await _save(row, changes, now)
     for old, new, _tell in moves:
+        await points.settle_for_status(row, old, new, caller.id)
         await _record(ticket_id, caller.id, "status_changed", {"from": old, "to": new}, now)
     await refresh_search_document(ticket_id)
     if not internal:
@@ -895,11 +915,15 @@ async def _add_message(
 async def _start_follow_up(
     caller: Caller, original: dict[str, Any], body: str, stored: Sequence[StoredFile], now: datetime
 ) -> ReplyOutcome:
+    # A follow-up is a new request: quoted by the table in force and holding its own points.
+    code = await RequestType.select(RequestType.code).where(RequestType.id == original["request_type"]).first()
+    priced = await points.quote_for_filing(code["code"], original["priority"])
     values = {
         "subject": original["subject"], "body": body, "priority": original["priority"],
         "category": original["category"], "organization": original["organization"], "requester": caller.id,
         "request_type": original["request_type"], "custom_fields": original["custom_fields"] or {},
         "follow_up_of": original["id"],
+        "price_version": priced.version_id, "quoted_points": priced.points, "extra_minutes": 0,
     }
     follow_up_id = await _insert_ticket(caller, values, stored)
     number = (await Ticket.select(Ticket.number).where(Ticket.id == follow_up_id).first())["number"]
@@ -956,13 +980,20 @@ async def update_fields(
     category: str | None = None,
     request_type_code: str | None = None,
     department_id: int | None = _KEEP,
+    reason: str | None = None,
 ) -> TicketSummary:
     """Reclassify a request (staff): priority, category, request type, department (None clears it).
 
     Arguments left out are unchanged. A priority change recomputes the due dates from the filing
     time. Each change is one history line with its old and new value.
+
+    Another request type or priority re-quotes the request by its own point table version
+    (app/tickets/points.py): a lower price applies at once, a higher one within the customer's
+    approval limit too; a larger rise waits for the customer, and until then the request keeps
+    its type and priority (`reason` tells the customer why).
     """
     _require_staff(caller)
+    reason = points.clean_reason(reason, required=False)
     if priority is not None and priority not in PRIORITIES:
         raise InvalidInput(_("Unknown priority: {value}.", value=priority), field="priority")
     if category is not None and category not in CATEGORIES:
@@ -979,6 +1010,21 @@ async def update_fields(
         row = await _lock(caller, ticket_id, version)
         changes: dict[Any, Any] = {}
         events: list[dict[str, Any]] = []
+        to_priority = priority if priority is not None else row["priority"]
+        to_type = request_type_id if request_type_id is not None else row["request_type"]
+        asked_customer = False
+        if (to_priority, to_type) != (row["priority"], row["request_type"]):
+            code = await RequestType.select(RequestType.code).where(RequestType.id == to_type).first()
+            outcome = await points.requote(
+                caller, row, kind="reclassify", to_code=code["code"], to_priority=to_priority,
+                to_extra_minutes=row["extra_minutes"], reason=reason, now=now,
+            )
+            if not outcome.applied:
+                # The customer answers first; the request keeps its type and priority until then.
+                priority = request_type_id = None
+                asked_customer = True
+            elif outcome.to_points != row["quoted_points"]:
+                changes[Ticket.quoted_points] = outcome.to_points
         if priority is not None and priority != row["priority"]:
             first_due, resolution_due = _due_dates(priority, row["created_at"])
             changes.update({Ticket.priority: priority, Ticket.resolution_due_at: resolution_due,
@@ -1009,7 +1055,59 @@ async def update_fields(
             await _save(row, changes, now)
             for detail in events:
                 await _record(ticket_id, caller.id, "field_changed", detail, now)
+        elif asked_customer:
+            await _save(row, {}, now)
     return await ticket_summary(caller, ticket_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# For app/tickets/points.py (changes of a request's points under the same lock and version)
+
+
+async def lock_ticket(caller: Caller, ticket_id: int, version: int | None = None) -> dict[str, Any]:
+    """Inside a write transaction: the request row, locked, visible to the caller."""
+    return await _lock(caller, ticket_id, version)
+
+
+async def touch(row: dict[str, Any], now: datetime) -> int:
+    """Bump the version of a locked request (its points changed, so open views are stale)."""
+    return await _save(row, {}, now)
+
+
+async def request_type_id(code: str, *, active_only: bool = True) -> int:
+    if active_only:
+        return await _request_type_id(code)
+    row = await RequestType.select(RequestType.id).where(RequestType.code == code).first()
+    if row is None:
+        raise InvalidInput(_("Unknown request type: {code}.", code=code[:40]), field="request_type")
+    return row["id"]
+
+
+async def apply_classification(
+    caller: Caller, row: dict[str, Any], *, request_type_id: int, priority: str, extra_minutes: int,
+    quoted_points: int, now: datetime,
+) -> None:
+    """Save a re-quote's classification and price on a locked request, with history lines."""
+    changes: dict[Any, Any] = {Ticket.quoted_points: quoted_points, Ticket.extra_minutes: extra_minutes}
+    events: list[dict[str, Any]] = []
+    if priority != row["priority"]:
+        first_due, resolution_due = _due_dates(priority, row["created_at"])
+        changes.update({Ticket.priority: priority, Ticket.resolution_due_at: resolution_due,
+                        Ticket.first_response_due_at: first_due})
+        events.append({"field": "priority", "from": row["priority"], "to": priority})
+    if request_type_id != row["request_type"]:
+        codes = {
+            r["id"]: r["code"]
+            for r in await RequestType.select(RequestType.id, RequestType.code).where(
+                RequestType.id.is_in([row["request_type"], request_type_id])
+            )
+        }
+        changes[Ticket.request_type] = request_type_id
+        events.append({"field": "request_type", "from": codes.get(row["request_type"]), "to": codes.get(request_type_id)})
+    await _save(row, changes, now)
+    row.update(priority=priority, request_type=request_type_id, extra_minutes=extra_minutes, quoted_points=quoted_points)
+    for detail in events:
+        await _record(row["id"], caller.id, "field_changed", detail, now)
 
 
 async def update_custom_fields(
@@ -1291,6 +1389,19 @@ def describe_event(event: EventView) -> str:
         return text
     if event.kind == "follow_up_created":
         return _("Follow-up request {number} was filed.", number=detail.get("number", ""))
+    if event.kind == "points_waived":
+        return _("The charge of {points} points was waived: {reason}", points=detail.get("points", 0),
+                 reason=detail.get("reason", ""))
+    if event.kind in ("points_requoted", "points_change_requested", "points_change_approved",
+                      "points_change_declined"):
+        texts = {
+            "points_requoted": _("Price changed: {old} → {new} points"),
+            "points_change_requested": _("Price change asked: {old} → {new} points (waiting for approval)"),
+            "points_change_approved": _("Price change approved: {old} → {new} points"),
+            "points_change_declined": _("Price change declined: stays at {old} points"),
+        }
+        text = texts[event.kind].format(old=detail.get("from", 0), new=detail.get("to", 0))
+        return text + (f" ({detail['reason']})" if detail.get("reason") else "")
     if event.kind == "field_changed":
         name = detail.get("field")
         none = _("(none)")

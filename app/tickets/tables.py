@@ -12,6 +12,7 @@ from piccolo.columns import (
 from piccolo.table import Table
 
 from app.accounts.tables import Department, Organization, User
+from pricing.tables import PointTableVersion
 
 STATUSES = ("new", "open", "waiting", "resolved", "closed", "cancelled")
 PRIORITIES = ("urgent", "normal", "low")
@@ -54,6 +55,12 @@ class Ticket(Table, tablename="tickets"):
     first_responded_at = Timestamptz(null=True, default=None)
     resolved_at = Timestamptz(null=True, default=None)
     closed_at = Timestamptz(null=True, default=None)
+    # Its price (app/tickets/points.py): the point table version in force when it was filed (kept
+    # forever), the points it costs now (re-quotes change this) and the extra minutes of work
+    # beyond what its type includes that are priced in. NULL version: filed before pricing.
+    price_version = ForeignKey(PointTableVersion, null=True, on_delete=OnDelete.restrict)
+    quoted_points = Integer(default=0)
+    extra_minutes = Integer(default=0)
     # Optimistic lock: every change increments it; a change made on a stale view is refused.
     version = Integer(default=1)
     created_at = Timestamptz()
@@ -66,6 +73,8 @@ class Ticket(Table, tablename="tickets"):
             "category IN ('question', 'incident', 'change_request', 'notice', 'other')"
         ),
         "version_positive": "version >= 1",
+        "quoted_points_not_negative": "quoted_points >= 0",
+        "extra_minutes_not_negative": "extra_minutes >= 0",
     }
     # Every list is newest first and pages by id, so each filter has an index ending in id.
     composite_indexes = {
@@ -161,3 +170,51 @@ class TicketSearch(Table, tablename="ticket_search"):
         # newest requests reads only the texts.
         "ALTER TABLE ticket_search ALTER COLUMN grams SET STORAGE EXTERNAL",
     ]
+
+
+CHANGE_KINDS = ("reclassify", "overage")
+CHANGE_STATUSES = ("pending", "approved", "declined", "applied")
+
+
+class PointChangeRequest(Table, tablename="point_change_requests"):
+    """A re-quote of a request: another request type or priority (reclassify) or extra work
+    beyond the included minutes (overage). A decrease, or an increase within the organisation's
+    approval limit, is `applied` at once; a larger increase is `pending` until the customer
+    `approved` (the hold grows) or `declined` it (nothing changes)."""
+
+    ticket = ForeignKey(Ticket, null=False, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=12)
+    from_points = Integer()
+    to_points = Integer()
+    from_request_type = Varchar(length=32)
+    to_request_type = Varchar(length=32)
+    from_priority = Varchar(length=10)
+    to_priority = Varchar(length=10)
+    from_extra_minutes = Integer(default=0)
+    to_extra_minutes = Integer(default=0)
+    reason = Text(default="")
+    status = Varchar(length=10, default="pending")
+    requested_by = ForeignKey(User, null=False, on_delete=OnDelete.restrict)
+    requested_at = Timestamptz()
+    decided_by = ForeignKey(User, null=True, on_delete=OnDelete.restrict)
+    decided_at = Timestamptz(null=True, default=None)
+
+    checks = {
+        "point_change_known_kind": "kind IN ('reclassify', 'overage')",
+        "point_change_known_status": "status IN ('pending', 'approved', 'declined', 'applied')",
+        "point_change_points_not_negative": "from_points >= 0 AND to_points >= 0",
+        "point_change_decided": "status = 'pending' OR decided_at IS NOT NULL",
+    }
+    composite_indexes = {"point_change_requests_ticket_status": ("ticket", "status")}
+
+
+class PointsPolicy(Table, tablename="points_policies"):
+    """What a customer admin decided about spending points: an increase of a request's price by
+    at most `approval_limit` points applies without asking (0: every increase asks)."""
+
+    organization = ForeignKey(Organization, null=False, unique=True, on_delete=OnDelete.cascade)
+    approval_limit = Integer(default=0)
+    updated_by = ForeignKey(User, null=True, on_delete=OnDelete.set_null)
+    updated_at = Timestamptz()
+
+    checks = {"approval_limit_not_negative": "approval_limit >= 0"}

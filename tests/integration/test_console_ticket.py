@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from app.tickets import services
+from app.tickets import points, services
 from app.tickets.tables import Attachment, Ticket, TicketEvent, TicketMessage
 from tests.factories import caller, csrf, make_custom_field, make_department, make_support_world, sign_in
 
@@ -186,6 +186,8 @@ async def test_a_change_on_a_stale_view_is_refused_and_changes_nothing(client, w
 
 async def test_an_agent_reclassifies_a_request(client, world, ticket):
     other = await make_department("ネットワーク部")
+    # Urgent costs 1 point more: within the approval limit the customer admin set, so it applies now.
+    await points.set_approval_limit(caller(world.customer_a2), 1)
     await sign_in(client, world.agent)
     html = await open_page(client, ticket)
     response = await client.post(

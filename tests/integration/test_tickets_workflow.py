@@ -8,7 +8,7 @@ import pytest
 
 from app.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound, StaleVersion
 from app.notifications.tables import OutboxMessage
-from app.tickets import services
+from app.tickets import points, services
 from app.tickets.tables import RequestType, Ticket, TicketCounter
 from tests.factories import caller, make_custom_field, make_request_type, make_routing, make_support_world
 
@@ -272,6 +272,8 @@ async def test_a_change_made_on_a_stale_view_is_refused(world):
 
 async def test_taking_assigning_and_reclassifying_are_recorded_in_the_history(world):
     other_type = await make_request_type("onsite", "訪問対応", "On-site visit")
+    # The dearer classification applies at once: within the customer's approval limit.
+    await points.set_approval_limit(caller(world.customer_a2), 5)
     ticket = await file(world)
     agent = caller(world.agent)
     ticket = await services.take(agent, ticket.id, version=ticket.version)
@@ -293,7 +295,9 @@ async def test_taking_assigning_and_reclassifying_are_recorded_in_the_history(wo
     ]
     assert all(e.actor_id == world.agent.id and e.text for e in detail.events[1:])
     # Customers see the status history, not the internal handling.
-    assert [e.kind for e in (await services.get_ticket(caller(world.customer_a), ticket.id)).events] == ["created"]
+    # The customer sees the price change, not the internal classification lines.
+    assert [e.kind for e in (await services.get_ticket(caller(world.customer_a), ticket.id)).events] == [
+        "created", "points_requoted"]
 
 
 async def test_only_staff_take_assign_or_reclassify(world):
