@@ -15,6 +15,7 @@ Keys starting with "~" are the ledger's own (derived entries such as expiries).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ from billing.errors import (
     UnknownLot,
 )
 from billing.tables import PointsAccount
-from billing.transactions import for_update, write_transaction
+from billing.transactions import engine, for_update, is_postgres, write_transaction
 
 EXPIRY_WINDOWS = (30, 60, 90)
 MAX_KEY_LENGTH = 200
@@ -157,9 +158,30 @@ def _fingerprint(operation: str, *args: Any) -> str:
     return hashlib.sha256(json.dumps([operation, *args], default=str).encode()).hexdigest()
 
 
-# --- reading and locking ---------------------------------------------------------------------
+# --- talking to the database -----------------------------------------------------------------
+#
+# Every ledger call is a few round trips, so the per-query cost of the ORM's query building shows:
+# on PostgreSQL the ledger's SQL (written with Piccolo's `{}` placeholders) is turned into `$n`
+# once and run straight on the transaction's asyncpg connection, whose statement cache makes each
+# distinct statement a prepared one. SQLite runs in-process, so it keeps Piccolo's raw queries.
 
-async def _q(sql: str, *args: Any) -> list[dict[str, Any]]:
+@functools.lru_cache(maxsize=256)
+def _numbered(sql: str) -> str:
+    parts = sql.split("{}")
+    return "".join(part + (f"${n}" if n < len(parts) else "") for n, part in enumerate(parts, start=1))
+
+
+async def _q(sql: str, *args: Any) -> Sequence[Any]:
+    """Rows of one statement (mappings: row["column"]), in the current transaction if any."""
+    engine_ = engine()
+    if not is_postgres():
+        return await PointsAccount.raw(sql, *args)
+    transaction = engine_.current_transaction.get()
+    if transaction is not None:
+        return await transaction.connection.fetch(_numbered(sql), *args)
+    if engine_.pool is not None:
+        async with engine_.pool.acquire() as connection:
+            return await connection.fetch(_numbered(sql), *args)
     return await PointsAccount.raw(sql, *args)
 
 
@@ -177,9 +199,19 @@ def _as_date(value: Any) -> date | None:
     return date.fromisoformat(str(value))
 
 
+# --- locking and reading ---------------------------------------------------------------------
+#
+# A call locks its account first, in a statement of its own: on PostgreSQL a statement that had
+# to wait for the lock still reads the other rows as they were before the wait, so everything
+# else (lots, holds, an earlier entry with the same key) is read by the next statement, after
+# the lock. Every change to a lot happens under its account's lock, so that read is current.
+
+_ACCOUNT = "SELECT id, available, held FROM points_accounts"
+
+
 async def _lock_organization(organization_id: int, *, create: bool) -> _Account | None:
     """Lock the organisation's account (creating it first if asked); None if it has none."""
-    sql = "SELECT id, available, held FROM points_accounts WHERE organization = {}" + for_update()
+    sql = _ACCOUNT + " WHERE organization = {}" + for_update()
     rows = await _q(sql, organization_id)
     if not rows and create:
         now = datetime.now(UTC)
@@ -193,32 +225,176 @@ async def _lock_organization(organization_id: int, *, create: bool) -> _Account 
 
 
 async def _lock(account_id: int) -> _Account:
-    row = (await _q(
-        "SELECT id, available, held FROM points_accounts WHERE id = {}" + for_update(), account_id
-    ))[0]
+    row = (await _q(_ACCOUNT + " WHERE id = {}" + for_update(), account_id))[0]
     return _Account(row["id"], row["available"], row["held"])
 
 
-async def _replayed(key: str, fingerprint: str) -> Posted | None:
-    rows = await _q(
-        "SELECT id, kind, points, yen, available_after, held_after, hold, lot, fingerprint "
-        "FROM ledger_entries WHERE idempotency_key = {}", key,
-    )
-    if not rows:
+# The entry an idempotency key already made, if any: joined to the reads below as `r`.
+_REPLAY_COLUMNS = (
+    "r.id AS replay_id, r.kind AS replay_kind, r.points AS replay_points, r.yen AS replay_yen, "
+    "r.available_after AS replay_available, r.held_after AS replay_held, r.hold AS replay_hold, "
+    "r.lot AS replay_lot, r.fingerprint AS replay_fingerprint"
+)
+
+
+def _replay(row: Any, key: str, fingerprint: str) -> Posted | None:
+    if row is None or row["replay_id"] is None:
         return None
-    row = rows[0]
-    if row["fingerprint"] != fingerprint:
+    if row["replay_fingerprint"] != fingerprint:
         raise IdempotencyKeyReused(
             "The idempotency key {key} was already used for another ledger operation.", key=key
         )
     return Posted(
-        entry_id=row["id"], kind=row["kind"], points=row["points"], yen=row["yen"],
-        available=row["available_after"], held=row["held_after"], hold_id=row["hold"], lot_id=row["lot"],
-        replayed=True,
+        entry_id=row["replay_id"], kind=row["replay_kind"], points=row["replay_points"], yen=row["replay_yen"],
+        available=row["replay_available"], held=row["replay_held"], hold_id=row["replay_hold"],
+        lot_id=row["replay_lot"], replayed=True,
     )
 
 
+async def _replayed(key: str, fingerprint: str) -> Posted | None:
+    rows = await _q(f"SELECT {_REPLAY_COLUMNS} FROM ledger_entries r WHERE r.idempotency_key = {{}}", key)
+    return _replay(rows[0] if rows else None, key, fingerprint)
+
+
+async def _spending_state(account: _Account, key: str, fingerprint: str) -> tuple[Posted | None, list[Any]]:
+    """After the lock, in one query: the replay of `key` if any, and the lots that still have
+    points to spend, in spending order (earliest expiry, then oldest)."""
+    rows = await _q(
+        f"SELECT {_REPLAY_COLUMNS}, l.id AS id, l.remaining AS remaining, l.expired AS expired, "
+        "l.expires_on AS expires_on, l.yen_per_point AS yen_per_point "
+        "FROM (SELECT 1 AS one) one "
+        "LEFT JOIN ledger_entries r ON r.idempotency_key = {} "
+        "LEFT JOIN point_lots l ON l.account = {} AND l.remaining > 0 "
+        "ORDER BY (l.expires_on IS NULL), l.expires_on, l.id",
+        key, account.id,
+    )
+    return _replay(rows[0], key, fingerprint), [row for row in rows if row["id"] is not None]
+
+
+async def _spendable(account: _Account, lots: list[Any], today: date) -> list[Any]:
+    """The lots to spend from. Lots past their last day are expired on the way, so
+    `account.available` is then exactly what can be spent."""
+    lapsed = [lot for lot in lots if lot["expires_on"] is not None and _as_date(lot["expires_on"]) < today]
+    for lot in lapsed:
+        await _expire_lot(account, lot)
+    return lots[len(lapsed):]
+
+
+async def _spendable_lots(account: _Account, today: date) -> list[Any]:
+    lots = await _q(
+        "SELECT id, remaining, expired, expires_on, yen_per_point FROM point_lots "
+        "WHERE account = {} AND remaining > 0 ORDER BY (expires_on IS NULL), expires_on, id",
+        account.id,
+    )
+    return await _spendable(account, list(lots), today)
+
+
+@dataclass
+class _Hold:
+    id: int
+    ticket_id: int | None
+    points: int
+    captured: int
+    status: str
+    # Points pinned in each lot, the lot expiring first first: [lot, pinned, expires_on, yen_per_point].
+    pinned: list[list[Any]]
+
+
+async def _locked_hold(hold_id: int, key: str, fingerprint: str) -> tuple[_Account, _Hold, Posted | None]:
+    """Lock the hold's account, then read the hold, the points it pins and the replay of `key`."""
+    rows = await _q(_ACCOUNT + " WHERE id = (SELECT account FROM point_holds WHERE id = {})" + for_update(), hold_id)
+    if not rows:
+        raise UnknownHold("There is no hold {hold}.", hold=hold_id)
+    account = _Account(rows[0]["id"], rows[0]["available"], rows[0]["held"])
+    rows = await _q(
+        f"SELECT h.ticket_id AS ticket_id, h.points AS points, h.captured AS captured, h.status AS status, "
+        f"{_REPLAY_COLUMNS}, p.lot AS lot, p.pinned AS pinned, p.expires_on AS expires_on, "
+        "p.yen_per_point AS yen_per_point "
+        "FROM point_holds h "
+        "LEFT JOIN ledger_entries r ON r.idempotency_key = {} "
+        "LEFT JOIN (SELECT a.lot AS lot, SUM(a.held_delta) AS pinned, l.expires_on AS expires_on, "
+        "           l.yen_per_point AS yen_per_point "
+        "           FROM point_allocations a JOIN point_lots l ON l.id = a.lot WHERE a.hold = {} "
+        "           GROUP BY a.lot, l.expires_on, l.yen_per_point HAVING SUM(a.held_delta) > 0) p ON 1 = 1 "
+        "WHERE h.id = {}",
+        key, hold_id, hold_id,
+    )
+    first = rows[0]
+    pinned = sorted(
+        ([r["lot"], r["pinned"], _as_date(r["expires_on"]), r["yen_per_point"]] for r in rows if r["lot"] is not None),
+        key=lambda p: (p[2] is None, p[2] or date.max, p[0]),
+    )
+    held = _Hold(hold_id, first["ticket_id"], first["points"], first["captured"], first["status"], pinned)
+    return account, held, _replay(first, key, fingerprint)
+
+
 # --- writing ---------------------------------------------------------------------------------
+
+# On PostgreSQL an entry is one statement: the account's guarded UPDATE, the lots' guarded
+# UPDATE, the entry, its allocations and the hold's new state, as data-modifying CTEs. If the
+# account's guard fails nothing is written (every part hangs off its RETURNING row); a lot's
+# guard failing is counted and refused, which rolls the transaction back.
+_POST_POSTGRES = """
+WITH account AS (
+    UPDATE points_accounts SET available = available + {{}}::int, held = held + {{}}::int, updated_at = {{}}
+    WHERE id = {{}} AND available + {{}}::int >= 0 AND held + {{}}::int >= 0
+    RETURNING id, available, held
+), {new_hold}moves AS (
+    SELECT * FROM unnest({{}}::int[], {{}}::int[], {{}}::int[], {{}}::int[], {{}}::int[], {{}}::int[], {{}}::int[])
+        AS m(lot, remaining_delta, held_delta, consumed, expired, refunded, yen)
+), lots AS (
+    UPDATE point_lots l SET remaining = l.remaining + m.remaining_delta, held = l.held + m.held_delta,
+        consumed = l.consumed + m.consumed, expired = l.expired + m.expired, refunded = l.refunded + m.refunded
+    FROM moves m, account
+    WHERE l.id = m.lot AND NOT {{}}::boolean
+      AND l.remaining + m.remaining_delta >= 0 AND l.held + m.held_delta >= 0
+    RETURNING l.id
+), entry AS (
+    INSERT INTO ledger_entries (account, kind, points, available_delta, held_delta, available_after, held_after,
+        yen, lot, hold, ticket_id, reason, idempotency_key, fingerprint, actor, created_at)
+    SELECT id, {{}}::text, {{}}::int, {{}}::int, {{}}::int, available, held, {{}}::int, {{}}::int, {hold}, {{}}::int,
+        {{}}::text, {{}}::text, {{}}::text, {{}}::int, {{}}::timestamptz FROM account
+    RETURNING id
+), allocations AS (
+    INSERT INTO point_allocations (entry, lot, hold, remaining_delta, held_delta, yen)
+    SELECT entry.id, m.lot, {hold}, m.remaining_delta, m.held_delta, m.yen FROM entry, moves m
+){hold_update}
+SELECT entry.id AS id, account.available AS available, account.held AS held, {hold} AS hold,
+       (SELECT COUNT(*) FROM lots) AS lots
+FROM entry, account
+"""
+_NEW_HOLD = (
+    "new_hold AS (INSERT INTO point_holds (account, ticket_id, points, captured, released, status, created_at) "
+    "SELECT id, {}::int, {}::int, 0, 0, 'held', {}::timestamptz FROM account RETURNING id), "
+)
+_HOLD_UPDATE = (
+    ", hold_update AS (UPDATE point_holds SET points = points + {{}}::int, captured = captured + {{}}::int, "
+    "released = released + {{}}::int, status = {{}}::text, settled_at = {{}}::timestamptz "
+    "WHERE id = {hold} AND EXISTS (SELECT 1 FROM entry))"
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _post_sql(new_hold: bool, hold_update: bool) -> str:
+    hold = "(SELECT id FROM new_hold)" if new_hold else "{}::int"
+    return _POST_POSTGRES.format(
+        new_hold=_NEW_HOLD if new_hold else "",
+        hold=hold,
+        hold_update=_HOLD_UPDATE.format(hold=hold) if hold_update else "",
+    )
+
+
+@dataclass(frozen=True)
+class _HoldChange:
+    """What an entry does to its hold: create it holding `points`, or change its points by `points`
+    and its captured and released figures, and set its status."""
+
+    points: int
+    captured: int = 0
+    released: int = 0
+    status: str = "held"
+    create: bool = False
+
 
 async def _post(
     account: _Account,
@@ -233,10 +409,12 @@ async def _post(
     reason: str = "",
     actor_id: int | None = None,
     new_lot: bool = False,
+    hold_change: _HoldChange | None = None,
 ) -> Posted:
-    """Append one entry with its allocations and apply it to the account and lots (guarded).
+    """Append one entry with its allocations and apply it to the account, lots and hold (guarded).
 
     `new_lot`: the entry creates its lot, which was inserted already holding its points.
+    `hold_change`: the hold to create (then `hold_id` is None) or the change to `hold_id`.
     """
     available_delta = sum(m.remaining_delta for m in moves)
     held_delta = sum(m.held_delta for m in moves)
@@ -244,6 +422,57 @@ async def _post(
     outflow_column = _OUTFLOW_COLUMN.get(kind)
     now = datetime.now(UTC)
 
+    yen_by_lot: list[int] = []
+    outflows: list[dict[str, int]] = []
+    for move in moves:
+        outflow = -(move.remaining_delta + move.held_delta)
+        if outflow > 0 and outflow_column:
+            outflows.append({outflow_column: outflow})
+            yen_by_lot.append(outflow * move.yen_per_point)
+        else:
+            outflows.append({})
+            yen_by_lot.append(move.remaining_delta * move.yen_per_point if kind in ("grant", "purchase") else 0)
+    yen = sum(yen_by_lot)
+    creates_hold = hold_change is not None and hold_change.create
+    settled_at = None if hold_change is None or hold_change.status == "held" else now
+
+    if is_postgres():
+        # Arguments in the order of their placeholders; the hold's id (when it exists already) is
+        # one per place it is used.
+        hold_args = [] if creates_hold else [hold_id]
+        args: list[Any] = [available_delta, held_delta, now, account.id, available_delta, held_delta]
+        if creates_hold:
+            args += [ticket_id, hold_change.points, now]
+        args += [
+            [m.lot for m in moves], [m.remaining_delta for m in moves], [m.held_delta for m in moves],
+            [o.get("consumed", 0) for o in outflows], [o.get("expired", 0) for o in outflows],
+            [o.get("refunded", 0) for o in outflows], yen_by_lot,
+        ]
+        args += [new_lot]
+        args += [kind, points, available_delta, held_delta, yen, lot_id, *hold_args, ticket_id, reason, key,
+                 fingerprint, actor_id, now]
+        args += hold_args
+        if hold_change is not None and not creates_hold:
+            args += [hold_change.points, hold_change.captured, hold_change.released, hold_change.status,
+                     settled_at, *hold_args]
+        args += hold_args
+        rows = await _q(_post_sql(creates_hold, hold_change is not None and not creates_hold), *args)
+        if not rows:
+            raise InsufficientPoints(required=-available_delta, available=account.available)
+        if rows[0]["lots"] != (0 if new_lot else len(moves)):
+            raise InsufficientPoints(required=points, available=0)
+        account.available, account.held = rows[0]["available"], rows[0]["held"]
+        return Posted(
+            entry_id=rows[0]["id"], kind=kind, points=points, yen=yen, available=account.available,
+            held=account.held, hold_id=rows[0]["hold"], lot_id=lot_id,
+        )
+
+    # SQLite: the same changes, a statement each (they run in-process, so round trips are cheap).
+    if creates_hold:
+        hold_id = await _insert(
+            "point_holds", account=account.id, ticket_id=ticket_id, points=hold_change.points, captured=0,
+            released=0, status="held", created_at=now,
+        )
     updated = await _q(
         "UPDATE points_accounts SET available = available + {}, held = held + {}, updated_at = {} "
         "WHERE id = {} AND available + {} >= 0 AND held + {} >= 0 RETURNING available, held",
@@ -252,62 +481,41 @@ async def _post(
     if not updated:
         raise InsufficientPoints(required=-available_delta, available=account.available)
     account.available, account.held = updated[0]["available"], updated[0]["held"]
-
-    yen_by_lot: list[int] = []
-    for move in moves:
-        outflow = -(move.remaining_delta + move.held_delta)
-        if outflow > 0 and outflow_column:
-            spent_to = f", {outflow_column} = {outflow_column} + {outflow}"
-            yen_by_lot.append(outflow * move.yen_per_point)
-        else:
-            spent_to = ""
-            yen_by_lot.append(move.remaining_delta * move.yen_per_point if kind in ("grant", "purchase") else 0)
-        if new_lot:
-            continue
-        changed = await _q(
-            f"UPDATE point_lots SET remaining = remaining + {{}}, held = held + {{}}{spent_to} "
-            "WHERE id = {} AND remaining + {} >= 0 AND held + {} >= 0 RETURNING id",
-            move.remaining_delta, move.held_delta, move.lot, move.remaining_delta, move.held_delta,
-        )
-        if not changed:
-            raise InsufficientPoints(required=-move.remaining_delta, available=0)
-
-    # Plain INSERTs: on the hot path, building ORM rows costs more than the database work.
+    if not new_lot:
+        for move, outflow in zip(moves, outflows, strict=True):
+            spent_to = "".join(f", {column} = {column} + {amount}" for column, amount in outflow.items())
+            changed = await _q(
+                f"UPDATE point_lots SET remaining = remaining + {{}}, held = held + {{}}{spent_to} "
+                "WHERE id = {} AND remaining + {} >= 0 AND held + {} >= 0 RETURNING id",
+                move.remaining_delta, move.held_delta, move.lot, move.remaining_delta, move.held_delta,
+            )
+            if not changed:
+                raise InsufficientPoints(required=-move.remaining_delta, available=0)
     entry_id = await _insert(
         "ledger_entries",
         account=account.id, kind=kind, points=points, available_delta=available_delta,
         held_delta=held_delta, available_after=account.available, held_after=account.held,
-        yen=sum(yen_by_lot), lot=lot_id, hold=hold_id, ticket_id=ticket_id, reason=reason,
+        yen=yen, lot=lot_id, hold=hold_id, ticket_id=ticket_id, reason=reason,
         idempotency_key=key, fingerprint=fingerprint, actor=actor_id, created_at=now,
     )
-    rows = [(entry_id, m.lot, hold_id, m.remaining_delta, m.held_delta, yen)
-            for m, yen in zip(moves, yen_by_lot, strict=True)]
+    rows = [(entry_id, m.lot, hold_id, m.remaining_delta, m.held_delta, y)
+            for m, y in zip(moves, yen_by_lot, strict=True)]
     await _q(
         "INSERT INTO point_allocations (entry, lot, hold, remaining_delta, held_delta, yen) VALUES "
         + ", ".join(["({}, {}, {}, {}, {}, {})"] * len(rows)),
         *[value for row in rows for value in row],
     )
+    if hold_change is not None and not creates_hold:
+        await _q(
+            "UPDATE point_holds SET points = points + {}, captured = captured + {}, released = released + {}, "
+            "status = {}, settled_at = {} WHERE id = {}",
+            hold_change.points, hold_change.captured, hold_change.released, hold_change.status,
+            settled_at, hold_id,
+        )
     return Posted(
-        entry_id=entry_id, kind=kind, points=points, yen=sum(yen_by_lot),
-        available=account.available, held=account.held, hold_id=hold_id, lot_id=lot_id,
+        entry_id=entry_id, kind=kind, points=points, yen=yen, available=account.available,
+        held=account.held, hold_id=hold_id, lot_id=lot_id,
     )
-
-
-async def _spendable_lots(account: _Account, today: date) -> list[dict[str, Any]]:
-    """The lots to spend from, in spending order (earliest expiry, then oldest), locked.
-
-    Lots past their last day are expired on the way, so `account.available` is then exactly
-    what can be spent.
-    """
-    lots = await _q(
-        "SELECT id, remaining, expired, expires_on, yen_per_point FROM point_lots "
-        "WHERE account = {} AND remaining > 0 ORDER BY (expires_on IS NULL), expires_on, id" + for_update(),
-        account.id,
-    )
-    lapsed = [lot for lot in lots if lot["expires_on"] is not None and _as_date(lot["expires_on"]) < today]
-    for lot in lapsed:
-        await _expire_lot(account, lot)
-    return lots[len(lapsed):]
 
 
 def _take(lots: list[dict[str, Any]], points: int) -> list[tuple[dict[str, Any], int]]:
@@ -346,60 +554,31 @@ async def _expire_due(
     return sum(lot["remaining"] for lot in lots)
 
 
-async def _pinned(hold_id: int) -> list[dict[str, Any]]:
-    """The points a hold has pinned in each lot, the lot expiring first first."""
-    rows = await _q(
-        "SELECT a.lot AS lot, SUM(a.held_delta) AS pinned, l.expires_on AS expires_on, "
-        "l.yen_per_point AS yen_per_point FROM point_allocations a JOIN point_lots l ON l.id = a.lot "
-        "WHERE a.hold = {} GROUP BY a.lot, l.expires_on, l.yen_per_point HAVING SUM(a.held_delta) > 0",
-        hold_id,
-    )
-    return sorted(rows, key=lambda r: (_as_date(r["expires_on"]) is None, _as_date(r["expires_on"]) or date.max, r["lot"]))
-
-
-async def _locked_hold(hold_id: int) -> tuple[_Account, dict[str, Any]]:
-    rows = await _q("SELECT account FROM point_holds WHERE id = {}", hold_id)
-    if not rows:
-        raise UnknownHold("There is no hold {hold}.", hold=hold_id)
-    account = await _lock(rows[0]["account"])
-    hold = (await _q(
-        "SELECT id, account, ticket_id, points, captured, released, status FROM point_holds WHERE id = {}",
-        hold_id,
-    ))[0]
-    return account, hold
-
-
 async def _unpin(
-    account: _Account, hold: dict[str, Any], kind: str, points: int, *,
+    account: _Account, held: _Hold, kind: str, points: int, *,
     key: str, fingerprint: str, today: date, reason: str = "", actor_id: int | None = None,
 ) -> Posted:
-    """Capture or release `points` of a hold: captures take from the lots expiring first."""
-    pinned = await _pinned(hold["id"])
-    if kind == "release":
-        pinned.reverse()
+    """Capture or release `points` of a hold: captures take from the lots expiring first,
+    releases give back to the lots expiring last first."""
     moves, wanted = [], points
-    for lot in pinned:
-        part = min(lot["pinned"], wanted)
+    for pin in (held.pinned if kind == "capture" else reversed(held.pinned)):
+        part = min(pin[1], wanted)
         if part:
-            moves.append(_Move(lot["lot"], part if kind == "release" else 0, -part, lot["yen_per_point"]))
+            moves.append(_Move(pin[0], part if kind == "release" else 0, -part, pin[3]))
+            pin[1] -= part
             wanted -= part
+    held.pinned = [pin for pin in held.pinned if pin[1] > 0]
+    left = held.points - points
+    captured, released = (points, 0) if kind == "capture" else (0, points)
+    status = "held" if left else ("captured" if kind == "capture" or held.captured else "released")
     posted = await _post(
-        account, kind, moves, key=key, fingerprint=fingerprint, hold_id=hold["id"],
-        ticket_id=hold["ticket_id"], reason=reason, actor_id=actor_id,
+        account, kind, moves, key=key, fingerprint=fingerprint, hold_id=held.id, ticket_id=held.ticket_id,
+        reason=reason, actor_id=actor_id, hold_change=_HoldChange(-points, captured, released, status),
     )
-    left = hold["points"] - points
-    column = "captured" if kind == "capture" else "released"
-    status = "held" if left else ("captured" if kind == "capture" or hold["captured"] else "released")
-    await _q(
-        f"UPDATE point_holds SET points = {{}}, {column} = {column} + {{}}, status = {{}}, settled_at = {{}} "
-        "WHERE id = {}",
-        left, points, status, None if left else datetime.now(UTC), hold["id"],
-    )
-    hold.update(points=left, status=status)
-    hold[column] += points
+    held.points, held.status, held.captured = left, status, held.captured + captured
     if kind == "release":
         # Released points whose lot expired meanwhile expire now.
-        await _expire_due(account, today, hold_id=hold["id"], ticket_id=hold["ticket_id"])
+        await _expire_due(account, today, hold_id=held.id, ticket_id=held.ticket_id)
     return posted
 
 
@@ -478,21 +657,18 @@ async def hold(
         account = await _lock_organization(organization_id, create=False)
         if account is None:
             raise InsufficientPoints(required=points, available=0)
-        if replay := await _replayed(key, fingerprint):
+        replay, lots = await _spending_state(account, key, fingerprint)
+        if replay:
             return replay.hold_id
-        lots = await _spendable_lots(account, today)
+        lots = await _spendable(account, lots, today)
         if account.available < points:
             raise InsufficientPoints(required=points, available=account.available)
-        hold_id = await _insert(
-            "point_holds", account=account.id, ticket_id=ticket_id, points=points, captured=0, released=0,
-            status="held", created_at=datetime.now(UTC),
-        )
         moves = [_Move(lot["id"], -part, part, lot["yen_per_point"]) for lot, part in _take(lots, points)]
-        await _post(
-            account, "hold", moves, key=key, fingerprint=fingerprint, hold_id=hold_id,
-            ticket_id=ticket_id, reason=reason, actor_id=actor_id,
+        posted = await _post(
+            account, "hold", moves, key=key, fingerprint=fingerprint, ticket_id=ticket_id, reason=reason,
+            actor_id=actor_id, hold_change=_HoldChange(points, create=True),
         )
-        return hold_id
+        return posted.hold_id
 
 
 async def increase_hold(
@@ -505,21 +681,19 @@ async def increase_hold(
     fingerprint = _fingerprint("increase_hold", hold_id, points)
     today = today or clock.today()
     async with write_transaction():
-        account, held = await _locked_hold(hold_id)
-        if replay := await _replayed(key, fingerprint):
+        account, held, replay = await _locked_hold(hold_id, key, fingerprint)
+        if replay:
             return replay
-        if held["status"] != "held":
-            raise HoldSettled("Hold {hold} is already {status}.", hold=hold_id, status=held["status"])
+        if held.status != "held":
+            raise HoldSettled("Hold {hold} is already {status}.", hold=hold_id, status=held.status)
         lots = await _spendable_lots(account, today)
         if account.available < points:
             raise InsufficientPoints(required=points, available=account.available)
         moves = [_Move(lot["id"], -part, part, lot["yen_per_point"]) for lot, part in _take(lots, points)]
-        posted = await _post(
+        return await _post(
             account, "hold", moves, key=key, fingerprint=fingerprint, hold_id=hold_id,
-            ticket_id=held["ticket_id"], reason=reason, actor_id=actor_id,
+            ticket_id=held.ticket_id, reason=reason, actor_id=actor_id, hold_change=_HoldChange(points),
         )
-        await _q("UPDATE point_holds SET points = points + {} WHERE id = {}", points, hold_id)
-        return posted
 
 
 async def capture(
@@ -534,24 +708,24 @@ async def capture(
     fingerprint = _fingerprint("capture", hold_id, points)
     today = today or clock.today()
     async with write_transaction():
-        account, held = await _locked_hold(hold_id)
-        if replay := await _replayed(key, fingerprint):
+        account, held, replay = await _locked_hold(hold_id, key, fingerprint)
+        if replay:
             return replay
-        if held["status"] != "held":
-            raise HoldSettled("Hold {hold} is already {status}.", hold=hold_id, status=held["status"])
-        amount = held["points"] if points is None else points
-        if amount > held["points"]:
+        if held.status != "held":
+            raise HoldSettled("Hold {hold} is already {status}.", hold=hold_id, status=held.status)
+        amount = held.points if points is None else points
+        if amount > held.points:
             raise InvalidAmount(
                 "Cannot capture {points} points of a hold of {held}.", field="points", points=amount,
-                held=held["points"],
+                held=held.points,
             )
         posted = await _unpin(
             account, held, "capture", amount, key=key, fingerprint=fingerprint, today=today,
             reason=reason, actor_id=actor_id,
         )
-        if held["points"]:
+        if held.points:
             await _unpin(
-                account, held, "release", held["points"], key=f"~{key}:rest",
+                account, held, "release", held.points, key=f"~{key}:rest",
                 fingerprint=_fingerprint("release", hold_id, None), today=today, reason=reason,
                 actor_id=actor_id,
             )
@@ -570,16 +744,16 @@ async def release(
     fingerprint = _fingerprint("release", hold_id, points)
     today = today or clock.today()
     async with write_transaction():
-        account, held = await _locked_hold(hold_id)
-        if replay := await _replayed(key, fingerprint):
+        account, held, replay = await _locked_hold(hold_id, key, fingerprint)
+        if replay:
             return replay
-        if held["status"] != "held":
-            raise HoldSettled("Hold {hold} is already {status}.", hold=hold_id, status=held["status"])
-        amount = held["points"] if points is None else points
-        if amount > held["points"]:
+        if held.status != "held":
+            raise HoldSettled("Hold {hold} is already {status}.", hold=hold_id, status=held.status)
+        amount = held.points if points is None else points
+        if amount > held.points:
             raise InvalidAmount(
                 "Cannot release {points} points of a hold of {held}.", field="points", points=amount,
-                held=held["points"],
+                held=held.points,
             )
         return await _unpin(
             account, held, "release", amount, key=key, fingerprint=fingerprint, today=today,
@@ -689,22 +863,22 @@ async def balance(organization_id: int, *, today: date | None = None) -> Balance
     counted as available.
     """
     today = today or clock.today()
-    account = await _q(
-        "SELECT id, available, held FROM points_accounts WHERE organization = {}", organization_id
-    )
-    if not account:
-        return Balance(available=0, held=0, lots=(), expiring_within={days: 0 for days in EXPIRY_WINDOWS})
     rows = await _q(
-        "SELECT id, source, points, remaining, held, expires_on, yen_per_point FROM point_lots "
-        "WHERE account = {} AND (remaining > 0 OR held > 0) ORDER BY (expires_on IS NULL), expires_on, id",
-        account[0]["id"],
+        "SELECT a.available AS available, a.held AS account_held, l.id AS id, l.source AS source, "
+        "l.points AS points, l.remaining AS remaining, l.held AS held, l.expires_on AS expires_on, "
+        "l.yen_per_point AS yen_per_point "
+        "FROM points_accounts a LEFT JOIN point_lots l ON l.account = a.id AND (l.remaining > 0 OR l.held > 0) "
+        "WHERE a.organization = {} ORDER BY (l.expires_on IS NULL), l.expires_on, l.id",
+        organization_id,
     )
+    if not rows:
+        return Balance(available=0, held=0, lots=(), expiring_within={days: 0 for days in EXPIRY_WINDOWS})
     lots = tuple(
         LotBalance(
             id=r["id"], source=r["source"], points=r["points"], remaining=r["remaining"], held=r["held"],
             expires_on=_as_date(r["expires_on"]), yen_per_point=r["yen_per_point"],
         )
-        for r in rows
+        for r in rows if r["id"] is not None
     )
     lapsed = sum(lot.remaining for lot in lots if lot.expires_on is not None and lot.expires_on < today)
     expiring = {
@@ -715,7 +889,7 @@ async def balance(organization_id: int, *, today: date | None = None) -> Balance
         for days in EXPIRY_WINDOWS
     }
     return Balance(
-        available=account[0]["available"] - lapsed, held=account[0]["held"],
+        available=rows[0]["available"] - lapsed, held=rows[0]["account_held"],
         lots=tuple(lot for lot in lots if not (lot.held == 0 and lot.expires_on and lot.expires_on < today)),
         expiring_within=expiring,
     )
@@ -766,7 +940,8 @@ def _as_datetime(value: Any) -> datetime:
 
 async def holds_of_ticket(ticket_id: int) -> list[dict[str, Any]]:
     """The holds of a request (normally one), for its points story."""
-    return await _q(
+    rows = await _q(
         "SELECT id, points, captured, released, status, created_at, settled_at FROM point_holds "
         "WHERE ticket_id = {} ORDER BY id", ticket_id,
     )
+    return [dict(row) for row in rows]
