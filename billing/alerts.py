@@ -49,7 +49,7 @@ class ExpiringLot:
 
 
 @dataclass(frozen=True)
-class ExpiryReminder:
+class ExpiryNotice:
     """The lots of one organisation newly claimed for a reminder, earliest expiry first."""
 
     organization_id: int
@@ -155,7 +155,7 @@ async def organizations_due_reminders(today: date | None = None) -> list[int]:
     return sorted({row["organization"] for row in rows})
 
 
-async def claim_expiry_reminder(organization_id: int, today: date | None = None) -> ExpiryReminder | None:
+async def claim_expiry_reminder(organization_id: int, today: date | None = None) -> ExpiryNotice | None:
     """Claim the organisation's due reminders; None when there is nothing (left) to remind of.
 
     Call it inside the transaction that also writes the mail: the account row is locked, so two
@@ -180,7 +180,7 @@ async def claim_expiry_reminder(organization_id: int, today: date | None = None)
         )
         mine = {row["lot"] for row in claimed}
         lots = tuple(lot for lot in due if lot.lot_id in mine)
-        return ExpiryReminder(organization_id, lots) if lots else None
+        return ExpiryNotice(organization_id, lots) if lots else None
 
 
 # --- the low-balance alert -----------------------------------------------------------------------
@@ -260,7 +260,7 @@ async def accounts_to_check(
     job's mark, and the mark to store once they are checked (None: keep the old one).
 
     Reads only the entries after the mark (the primary key's range), so a run when nothing
-    changed is two index look-ups. The first run checks every account with a threshold.
+    changed is one index look-up. The first run checks every account with a threshold.
     """
     mark_rows = await _q("SELECT entry_id FROM ledger_job_marks WHERE job = {}", job)
     settled = (now or datetime.now(UTC)) - SETTLE
@@ -272,6 +272,8 @@ async def accounts_to_check(
         top = await _q("SELECT MAX(id) AS id FROM ledger_entries WHERE created_at < {}", settled)
         return [row["id"] for row in accounts], top[0]["id"] or 0
     mark = mark_rows[0]["entry_id"]
+    if not await _q("SELECT id FROM ledger_entries WHERE id > {} LIMIT 1", mark):
+        return [], None
     accounts = await _q(
         "SELECT a.id FROM points_accounts a "
         "WHERE a.id IN (SELECT account FROM ledger_entries WHERE id > {}) "

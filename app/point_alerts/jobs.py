@@ -17,7 +17,7 @@ from app.accounts.tables import Organization, User
 from app.notifications.services import enqueue
 from app.settings import get_settings
 from billing import alerts
-from billing.alerts import ExpiryReminder, ExpiryRun, LowBalance
+from billing.alerts import ExpiryNotice, ExpiryRun, LowBalance
 
 log = logging.getLogger("kippu.jobs")
 
@@ -52,7 +52,9 @@ def _link(path: str) -> str:
 async def customer_admins(organization_id: int) -> list[dict]:
     """Who is told about an organisation's points: its active customer admins."""
     return await User.select(User.id, User.email, User.name, User.locale).where(
-        (User.organization == organization_id) & (User.role == "customer_admin") & (User.is_active == True)  # noqa: E712
+        (User.organization == organization_id)
+        & (User.role == "customer_admin")
+        & (User.is_active == True)  # noqa: E712
     ).order_by(User.id)
 
 
@@ -66,7 +68,7 @@ async def expire_points(today: date | None = None) -> ExpiryRun:
     return await alerts.expire(today)
 
 
-async def mail_expiry_reminder(reminder: ExpiryReminder, admins: list[dict]) -> int:
+async def mail_expiry_reminder(reminder: ExpiryNotice, admins: list[dict]) -> int:
     organization = await organization_name(reminder.organization_id)
     for admin in admins:
         await enqueue(

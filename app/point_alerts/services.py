@@ -78,7 +78,9 @@ async def get_point_alerts(caller: Caller, organization_id: int) -> PointAlerts:
     return PointAlerts(organization_id, found.threshold, found.alerted_at, found.available)
 
 
-async def set_low_balance_threshold(caller: Caller, organization_id: int, threshold: str | int | None) -> ThresholdSaved:
+async def set_low_balance_threshold(
+    caller: Caller, organization_id: int, threshold: str | int | None
+) -> ThresholdSaved:
     """Save the threshold (text from a form, a number, or None/"" to switch the alert off).
 
     When the balance is already below the new threshold and nobody was alerted yet, the

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.errors import InvalidInput, NotFound
 from app.jobs import default_jobs, seconds_until
 from app.notifications.sender import send_all_due_mail
 from app.notifications.tables import OutboxMessage
@@ -281,7 +282,7 @@ async def test_the_alert_job_reads_only_accounts_whose_balance_changed(company_w
 
 async def test_the_threshold_must_be_a_positive_whole_number(company):
     for typed in ("abc", "0", "-5", "1.5", "99999999999"):
-        with pytest.raises(services.InvalidInput) as refused:
+        with pytest.raises(InvalidInput) as refused:
             await services.set_low_balance_threshold(caller(company.admin), company.id, typed)
         assert refused.value.extra["field"] == "low_balance_threshold"
 
@@ -334,7 +335,7 @@ async def test_finance_sets_an_organisations_alert_in_the_console_and_customers_
     assert (await client.get("/console/organizations/999999/point-alerts")).status_code == 404
 
     other_admin = await make_user("customer_admin", organization=await make_organization())
-    with pytest.raises(services.NotFound):
+    with pytest.raises(NotFound):
         await services.set_low_balance_threshold(caller(other_admin), company.id, "99")
 
 
