@@ -248,7 +248,8 @@ async def history(caller: Caller, organization_id: int, cursor: str | None = Non
 
 
 async def organizations_with_balances(caller: Caller, cursor: str | None = None, q: str = "",
-                                      limit: int = ORGANIZATIONS_PAGE_SIZE) -> OrganizationBalances:
+                                      limit: int = ORGANIZATIONS_PAGE_SIZE, *,
+                                      today: date | None = None) -> OrganizationBalances:
     """Every organisation with its available and held points, newest first: one query a page.
 
     Available leaves out points whose lot has passed its last day but which the expiry job has
@@ -264,7 +265,7 @@ async def organizations_with_balances(caller: Caller, cursor: str | None = None,
         " COALESCE(a.held, 0) AS held"
         " FROM organizations o LEFT JOIN points_accounts a ON a.organization = o.id WHERE 1 = 1"
     )
-    args: list[Any] = [clock.today()]
+    args: list[Any] = [today or clock.today()]
     if before is not None:
         sql += " AND o.id < {}"
         args.append(before)
