@@ -8,7 +8,8 @@ their users, staff in departments, and the requests: each with 1–3 messages (r
 internal notes), a history line and its search document (app.tickets.search.search_document).
 Text comes from bench/corpus.py. Rows go in with COPY (asyncpg copy_records_to_table), generated
 by a second process while the first one copies; the secondary indexes and foreign keys of the
-big tables are dropped before and rebuilt after the load, then VACUUM ANALYZE.
+big tables are dropped before and rebuilt after the load, then VACUUM ANALYZE. A point table is
+published and every organisation gets points, so the benchmark can file new requests.
 
 Every user's password is bench.load.PASSWORD. Prints timings as it goes.
 """
@@ -179,6 +180,25 @@ async def seed_people(connection: asyncpg.Connection, now: datetime) -> dict:
     return {"departments": department_ids, "agents": agents, "organizations": organizations, "customers": customers}
 
 
+async def price_and_fund(people: dict) -> None:
+    """A published point table pricing every request type, and points for every organisation, so
+    that new requests can be filed (and their points held) during the benchmark."""
+    from billing import ledger
+    from pricing import services as pricing
+    from pricing.rules import PrioritySurcharge, RequestTypePrice
+
+    version = await pricing.create_draft(note="benchmark")
+    for code, ja, en in REQUEST_TYPES:
+        await pricing.set_request_type(version, RequestTypePrice(
+            code=code, name_ja=ja, name_en=en, points=1,
+            included_minutes=None, block_minutes=None, points_per_block=None,
+        ))
+    await pricing.set_surcharge(version, PrioritySurcharge("urgent", 1))
+    await pricing.publish(version)
+    for organization in people["organizations"]:
+        await ledger.grant(organization, 1_000_000, "ベンチマーク用", None, key=f"bench-grant:{organization}")
+
+
 async def drop_secondary(connection: asyncpg.Connection) -> list[str]:
     """Drop the big tables' foreign keys, unique constraints and secondary indexes; return how
     to rebuild them."""
@@ -225,8 +245,9 @@ async def load(args: argparse.Namespace) -> None:
     await connection.execute("SET synchronous_commit = off; SET maintenance_work_mem = '1GB'")
     end = datetime.now(UTC) - timedelta(hours=1)
     people = await seed_people(connection, end)
+    await price_and_fund(people)
     rebuild = await drop_secondary(connection)
-    log("people seeded, secondary indexes dropped", started)
+    log("people seeded, prices published, points granted, secondary indexes dropped", started)
 
     total = args.tickets
     loop = asyncio.get_running_loop()
