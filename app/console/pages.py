@@ -25,17 +25,17 @@ from app.accounts import services as people
 from app.accounts.caller import Caller
 from app.accounts.guards import caller_of, requires_staff
 from app.accounts.pages import flash, pop_flash
-from app.errors import Conflict, InvalidInput, KippuError, NotAllowed
+from app.errors import Conflict, InsufficientPoints, InvalidInput, KippuError, NotAllowed
 from app.i18n import _
 from app.settings import get_settings
-from app.tickets import services
+from app.tickets import points, services
 from app.tickets.attachments import Upload, attachment_download
 from app.tickets.tables import CATEGORIES, PRIORITIES, STATUSES
 
 QUEUE_PAGE_SIZE = 50
 HOME_LIST_LIMIT = 20
 # What the request page shows again (reloaded) with the message instead of failing.
-REFUSED = (InvalidInput, Conflict, NotAllowed)
+REFUSED = (InvalidInput, Conflict, NotAllowed, InsufficientPoints)
 # The query parameters of the queue; export links and the next page carry the same ones.
 FILTER_KEYS = (
     "q", "status", "priority", "organization", "department", "assignee", "request_type",
@@ -265,7 +265,8 @@ class ConsoleController(Controller):
                 "ticket": ticket,
                 "staff": await people.list_staff(caller, include_inactive=False),
                 "departments": await people.list_departments(caller),
-                "request_types": await services.request_type_choices(caller),
+                # Reclassifying prices by the request's own point table version: its types.
+                "request_types": await points.types_of_version(await points.price_version_of(ticket.id)),
                 "custom_fields": await services.custom_field_definitions(caller),
                 "categories": CATEGORIES,
                 "priorities": PRIORITIES,
@@ -284,14 +285,15 @@ class ConsoleController(Controller):
     async def ticket_page(self, request: Request, ticket_id: FromPath[int]) -> Template:
         return await self._ticket_page(request, ticket_id)
 
-    async def _change(self, request: Request, ticket_id: int, change, done: str,
+    async def _change(self, request: Request, ticket_id: int, change, done,
                       reply: Mapping[str, Any] | None = None) -> Template | Redirect:
-        """Run one change; on success back to the request page with `done`, else the page with why."""
+        """Run one change; on success back to the request page with `done` (text, or an async
+        function giving it), else the page with why."""
         try:
             await change()
         except REFUSED as exc:
             return await self._ticket_page(request, ticket_id, status_code=exc.status_code, error=exc, reply=reply)
-        flash(request, done)
+        flash(request, done if isinstance(done, str) else await done())
         return Redirect(path=f"/console/tickets/{ticket_id}", status_code=303)
 
     @post("/tickets/{ticket_id:int}/take")
@@ -335,9 +337,49 @@ class ConsoleController(Controller):
                 category=str(form.get("category") or "") or None,
                 request_type_code=str(form.get("request_type") or "") or None,
                 department_id=_id(form.get("department"), "department"),
+                reason=str(form.get("reason") or ""),
             )
 
-        return await self._change(request, ticket_id, change, _("The request was reclassified."))
+        async def done() -> str:
+            pending = await points.pending_change_of(ticket_id)
+            if pending is not None and pending.requested_at >= started:
+                return _("The new price ({points} points) waits for the customer's approval; "
+                         "the classification changes when it is approved.", points=pending.to_points)
+            return _("The request was reclassified.")
+
+        started = datetime.now(UTC)
+        return await self._change(request, ticket_id, change, done)
+
+    @post("/tickets/{ticket_id:int}/waive")
+    async def waive(self, request: Request, ticket_id: FromPath[int]) -> Template | Redirect:
+        """Waive the charge (the vendor's fault, goodwill): the held points go back, with a reason."""
+        caller, form = caller_of(request), await request.form()
+
+        async def change():
+            await points.waive(caller, ticket_id, str(form.get("reason") or ""), version=_version(form))
+
+        return await self._change(request, ticket_id, change, _("The charge was waived; the points went back."))
+
+    @post("/tickets/{ticket_id:int}/overage")
+    async def overage(self, request: Request, ticket_id: FromPath[int]) -> Template | Redirect:
+        """Ask for extra time beyond what the request type includes (priced by its point table)."""
+        caller, form = caller_of(request), await request.form()
+        outcome: list[points.Requote] = []
+
+        async def change():
+            outcome.append(await points.request_overage(
+                caller, ticket_id, form.get("extra_minutes"), str(form.get("reason") or ""), version=_version(form),
+            ))
+
+        async def done() -> str:
+            result = outcome[0]
+            if result.applied:
+                return _("The extra time was priced in: {old} → {new} points.", old=result.from_points,
+                         new=result.to_points)
+            return _("The customer was asked to approve {old} → {new} points.", old=result.from_points,
+                     new=result.to_points)
+
+        return await self._change(request, ticket_id, change, done)
 
     @post("/tickets/{ticket_id:int}/custom-fields")
     async def update_custom_fields(self, request: Request, ticket_id: FromPath[int]) -> Template | Redirect:

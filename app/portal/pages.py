@@ -22,10 +22,11 @@ from litestar.response import File, Redirect, Template
 from app.accounts import services as people
 from app.accounts.guards import caller_of, requires_customer
 from app.accounts.pages import flash, form_errors, pop_flash
-from app.errors import InvalidInput, KippuError, NotAuthenticated, NotFound
+from app.errors import InsufficientPoints, InvalidInput, KippuError, NotAuthenticated, NotFound
 from app.i18n import _
 from app.points import services as points
 from app.settings import get_settings
+from app.tickets import points as ticket_points
 from app.tickets import services
 from app.tickets.attachments import MAX_FILES_PER_MESSAGE, Upload, attachment_download
 from app.tickets.tables import CATEGORIES, PRIORITIES, STATUSES
@@ -154,15 +155,20 @@ class PortalController(Controller):
     async def _new_form(
         self, request: HTMXRequest, status_code: int = 200, *, values: Mapping[str, str] | None = None,
         errors: Mapping[str, str] | None = None, duplicates: list | None = None, files_dropped: bool = False,
+        shortfall: InsufficientPoints | None = None,
     ) -> Template:
         caller = caller_of(request)
+        values = {"priority": "normal", "category": "question", **(values or {})}
         return await page(
             request, "new_ticket", status_code,
-            values={"priority": "normal", "category": "question", **(values or {})},
+            values=values,
             errors=dict(errors or {}),
             duplicates=duplicates or [],
             files_dropped=files_dropped,
-            request_types=await services.request_type_choices(),
+            shortfall=shortfall.extra if shortfall else None,
+            price=await ticket_points.filing_price(caller, values.get("request_type"), values["priority"]),
+            balance_path=ticket_points.BALANCE_PATH,
+            request_types=await ticket_points.fileable_types(),
             custom_fields=await services.custom_field_inputs(caller),
             priorities=PRIORITIES,
             categories=CATEGORIES,
@@ -174,6 +180,14 @@ class PortalController(Controller):
     @get("/tickets/new")
     async def new_ticket_page(self, request: HTMXRequest) -> Template:
         return await self._new_form(request)
+
+    @get("/tickets/price")
+    async def filing_price(
+        self, request: HTMXRequest, request_type: FromQuery[str] = "", priority: FromQuery[str] = "normal"
+    ) -> Template:
+        """The price of the request being written and the balance, refreshed as type and priority change."""
+        price = await ticket_points.filing_price(caller_of(request), request_type[:40], priority[:10])
+        return fragment("filing_price", price=price, balance_path=ticket_points.BALANCE_PATH)
 
     @get("/tickets/duplicates")
     async def duplicate_warning(self, request: HTMXRequest, subject: FromQuery[str] = "") -> Template:
@@ -211,7 +225,9 @@ class PortalController(Controller):
             if not _refused(exc):
                 raise
             return await self._new_form(
-                request, exc.status_code, values=values, errors=form_errors(exc), files_dropped=bool(uploads)
+                request, exc.status_code, values=values, files_dropped=bool(uploads),
+                errors={} if isinstance(exc, InsufficientPoints) else form_errors(exc),
+                shortfall=exc if isinstance(exc, InsufficientPoints) else None,
             )
         flash(request, _("Your request {number} was received.", number=ticket.number))
         return Redirect(path=f"/portal/tickets/{ticket.id}")
@@ -221,6 +237,7 @@ class PortalController(Controller):
     async def _ticket_page(
         self, request: HTMXRequest, ticket_id: int, status_code: int = 200, *,
         reply_errors: Mapping[str, str] | None = None, reply_body: str = "", status_error: str | None = None,
+        points_error: str | None = None,
     ) -> Template:
         detail = await services.get_ticket(caller_of(request), ticket_id)
         return await page(
@@ -230,6 +247,8 @@ class PortalController(Controller):
             reply_errors=dict(reply_errors or {}),
             reply_body=reply_body,
             status_error=status_error,
+            points_error=points_error,
+            balance_path=ticket_points.BALANCE_PATH,
             limits=limits_text(),
             accept=accept_attribute(),
         )
@@ -279,6 +298,47 @@ class PortalController(Controller):
         else:
             flash(request, _("The status is now {status}.", status=services.status_label(ticket.status)))
         return Redirect(path=f"/portal/tickets/{ticket_id}")
+
+    @post("/tickets/{ticket_id:int}/point-changes/{change_id:int}/{answer:str}")
+    async def answer_point_change(
+        self, request: HTMXRequest, ticket_id: FromPath[int], change_id: FromPath[int], answer: FromPath[str]
+    ) -> Template | Redirect:
+        """The requester or a customer admin approves or declines a rise of the request's price."""
+        if answer not in ("approve", "decline"):
+            raise NotFound(_("This page does not exist."))
+        try:
+            change = await ticket_points.decide_change(
+                caller_of(request), ticket_id, change_id, approve=answer == "approve"
+            )
+        except KippuError as exc:
+            if not _refused(exc):
+                raise
+            return await self._ticket_page(request, ticket_id, exc.status_code, points_error=exc.message)
+        if change.status == "approved":
+            flash(request, _("You approved the new price: {points} points.", points=change.to_points))
+        else:
+            flash(request, _("You declined the change; the price stays {points} points.", points=change.from_points))
+        return Redirect(path=f"/portal/tickets/{ticket_id}")
+
+    @get("/points/approval-limit")
+    async def approval_limit_page(self, request: HTMXRequest) -> Template:
+        caller = caller_of(request)
+        return await page(request, "approval_limit", limit=await ticket_points.approval_limit(caller), errors={})
+
+    @post("/points/approval-limit")
+    async def set_approval_limit(self, request: HTMXRequest) -> Template | Redirect:
+        caller = caller_of(request)
+        values, _files = await read_form(request)
+        try:
+            limit = await ticket_points.set_approval_limit(caller, values.get("approval_limit", ""))
+        except KippuError as exc:
+            if not _refused(exc):
+                raise
+            return await page(request, "approval_limit", exc.status_code,
+                              limit=values.get("approval_limit", ""), errors=form_errors(exc))
+        flash(request, _("Price rises of up to {points} points now apply without asking.", points=limit)
+              if limit else _("Every price rise now asks for approval."))
+        return Redirect(path="/portal/points/approval-limit")
 
     @get("/tickets/{ticket_id:int}/attachments/{attachment_id:int}")
     async def download_attachment(

@@ -11,16 +11,21 @@ from litestar.response import File
 
 from app.accounts.guards import caller_of, requires_login
 from app.idempotency import respond_once
-from app.tickets import services
+from app.schema import MAX_ID
+from app.tickets import points, services
 from app.tickets.attachments import attachment_download
 from app.tickets.schemas import (
     MessageCreate,
     MessageCreated,
+    OverageCreate,
+    PointChangeRead,
+    PointsRead,
     StatusChange,
     TicketCreate,
     TicketListItem,
     TicketListPage,
     TicketRead,
+    Waive,
 )
 
 
@@ -50,8 +55,8 @@ class TicketController(Controller):
         q: FromQuery[str | None] = None,
         status: Annotated[str | None, QueryParameter(description="One status or several, comma-separated")] = None,
         priority: Annotated[str | None, QueryParameter(description="One priority or several, comma-separated")] = None,
-        organization: FromQuery[int | None] = None,
-        department: FromQuery[int | None] = None,
+        organization: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+        department: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         assignee: Annotated[str | None, QueryParameter(description='A user id, "me" or "none"')] = None,
         requester: Annotated[str | None, QueryParameter(description='A user id or "me"')] = None,
         request_type: Annotated[str | None, QueryParameter(description="A request type code")] = None,
@@ -71,7 +76,8 @@ class TicketController(Controller):
 
     @get("/duplicates", operation_id="FindDuplicateTickets", summary="Open requests with a similar subject")
     async def find_duplicates(
-        self, request: Request, subject: FromQuery[str], organization: FromQuery[int | None] = None
+        self, request: Request, subject: FromQuery[str],
+        organization: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> list[TicketListItem]:
         found = await services.find_likely_duplicates(caller_of(request), subject, organization_id=organization)
         return [TicketListItem.of(t) for t in found]
@@ -106,6 +112,54 @@ class TicketController(Controller):
         async def run() -> TicketListItem:
             ticket = await services.change_status(caller, ticket_id, data.status, version=data.version)
             return TicketListItem.of(ticket)
+
+        return await respond_once(request, caller, run, status_code=200)
+
+    @post("/{ticket_id:int}/waive", operation_id="WaiveTicketCharge", status_code=200,
+          summary="Staff: waive the charge of a request (its held points are released)")
+    async def waive(self, request: Request, ticket_id: FromPath[int], data: JSONBody[Waive]) -> Response[PointsRead]:
+        caller = caller_of(request)
+
+        async def run() -> PointsRead:
+            await points.waive(caller, ticket_id, data.reason, version=data.version)
+            return PointsRead.of(await points.points_story(caller, ticket_id))
+
+        return await respond_once(request, caller, run, status_code=200)
+
+    @post("/{ticket_id:int}/overage", operation_id="CreateTicketOverage", status_code=200,
+          summary="Staff: ask for extra time beyond what the request type includes (re-quote)")
+    async def overage(
+        self, request: Request, ticket_id: FromPath[int], data: JSONBody[OverageCreate]
+    ) -> Response[PointsRead]:
+        caller = caller_of(request)
+
+        async def run() -> PointsRead:
+            await points.request_overage(caller, ticket_id, data.minutes, data.reason, version=data.version)
+            return PointsRead.of(await points.points_story(caller, ticket_id))
+
+        return await respond_once(request, caller, run, status_code=200)
+
+    @post("/{ticket_id:int}/point-changes/{change_id:int}/approve", operation_id="ApprovePointChange",
+          status_code=200, summary="Customer: approve a rise of the request's price (the hold grows)")
+    async def approve_change(
+        self, request: Request, ticket_id: FromPath[int], change_id: FromPath[int]
+    ) -> Response[PointChangeRead]:
+        caller = caller_of(request)
+
+        async def run() -> PointChangeRead:
+            return PointChangeRead.of(await points.decide_change(caller, ticket_id, change_id, approve=True))
+
+        return await respond_once(request, caller, run, status_code=200)
+
+    @post("/{ticket_id:int}/point-changes/{change_id:int}/decline", operation_id="DeclinePointChange",
+          status_code=200, summary="Customer: decline a rise of the request's price (nothing changes)")
+    async def decline_change(
+        self, request: Request, ticket_id: FromPath[int], change_id: FromPath[int]
+    ) -> Response[PointChangeRead]:
+        caller = caller_of(request)
+
+        async def run() -> PointChangeRead:
+            return PointChangeRead.of(await points.decide_change(caller, ticket_id, change_id, approve=False))
 
         return await respond_once(request, caller, run, status_code=200)
 

@@ -41,7 +41,6 @@ from typing import Any
 
 from app import db
 from app.accounts.caller import Caller
-from app.accounts.tables import User
 from app.errors import Conflict, IllegalTransition, InsufficientPoints, InvalidInput, NotAllowed, NotFound, from_domain
 from app.i18n import _, current_locale
 from app.notifications import services as notify
@@ -167,10 +166,6 @@ class PointsStory:
 
 # ---------------------------------------------------------------------------------------------
 # The point table as the forms see it
-
-
-def _domain(exc: Exception) -> Exception:
-    return from_domain(exc) if isinstance(exc, (LedgerError, PricingError)) else exc
 
 
 async def table_in_force() -> PointTable:
@@ -644,20 +639,20 @@ def _decision_text(change: ChangeView) -> str:
     }.get(change.status, change.status)
 
 
-async def points_story(caller: Caller, ticket: Any) -> PointsStory:
-    """The points story of a request the caller can see (`ticket`: a TicketDetail/Summary)."""
+async def points_story(caller: Caller, ticket_id: int) -> PointsStory:
+    """The points story of a request the caller can see."""
     row = await Ticket.select(
         Ticket.price_version, Ticket.price_version.number.as_alias("version_number"), Ticket.quoted_points,
         Ticket.extra_minutes, Ticket.organization, Ticket.requester,
-    ).where(Ticket.id == ticket.id).first()
+    ).where(Ticket.id == ticket_id).first()
     if row is None or not caller.can_see_organization(row["organization"]):
         raise NotFound(_("This request does not exist."))
-    holds = await ledger.holds_of_ticket(ticket.id)
+    holds = await ledger.holds_of_ticket(ticket_id)
     entries = await LedgerEntry.select(
         LedgerEntry.kind, LedgerEntry.points, LedgerEntry.reason, LedgerEntry.idempotency_key,
         LedgerEntry.created_at, LedgerEntry.actor.name.as_alias("actor_name"),
-    ).where(LedgerEntry.ticket_id == ticket.id).order_by(LedgerEntry.id)
-    changes = await _changes(ticket.id)
+    ).where(LedgerEntry.ticket_id == ticket_id).order_by(LedgerEntry.id)
+    changes = await _changes(ticket_id)
     lines: list[PointsLine] = []
     waive_reason = ""
     waived = False
@@ -702,3 +697,8 @@ def decision_text(change: ChangeView) -> str:
 async def pending_change_of(ticket_id: int) -> ChangeView | None:
     pending = await _pending(ticket_id)
     return (await _changes(ticket_id, pending["id"]))[0] if pending else None
+
+
+async def price_version_of(ticket_id: int) -> int | None:
+    row = await Ticket.select(Ticket.price_version).where(Ticket.id == ticket_id).first()
+    return row["price_version"] if row else None

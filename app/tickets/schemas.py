@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from app.schema import MAX_ID
+from app.tickets.points import ChangeView, PointsStory
 from app.tickets.services import (
     SUBJECT_MAX,
     BODY_MAX,
@@ -41,21 +43,25 @@ class TicketCreate(_Input):
     priority: PriorityName = "normal"
     category: CategoryName = "question"
     custom_fields: dict[Annotated[str, Field(max_length=40)], CustomValue] = {}
-    organization: Annotated[int, Field(gt=0, description="Staff only: the organisation filed for")] | None = None
-    requester: Annotated[int, Field(gt=0, description="Staff only: the customer user filing")] | None = None
+    organization: Annotated[int, Field(gt=0, le=MAX_ID, description="Staff only: the organisation filed for")] | None = (
+        None
+    )
+    requester: Annotated[int, Field(gt=0, le=MAX_ID, description="Staff only: the customer user filing")] | None = None
 
 
 class MessageCreate(_Input):
     body: Annotated[str, Field(min_length=1, max_length=BODY_MAX)]
     internal: StrictBool = False
     minutes_spent: Annotated[int, Field(ge=0, le=MINUTES_MAX)] = 0
-    version: Annotated[int, Field(ge=1, description="The version you saw; refused (409) if it changed")] | None = None
+    version: Annotated[
+        int, Field(ge=1, le=MAX_ID, description="The version you saw; refused (409) if it changed")
+    ] | None = None
     status: Annotated[StatusName, Field(description="A status to move to after the reply, e.g. waiting")] | None = None
 
 
 class StatusChange(_Input):
     status: StatusName
-    version: Annotated[int, Field(ge=1)] | None = None
+    version: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
 
 
 class Named(BaseModel):
@@ -94,7 +100,7 @@ class TicketListItem(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
-    # The points quoted for the request; the ledger (issue 3) fills this in.
+    # The points the request costs (its quote, changed only by re-quotes).
     quoted_points: int = 0
 
     @classmethod
@@ -122,6 +128,7 @@ class TicketListItem(BaseModel):
             created_at=ticket.created_at,
             updated_at=ticket.updated_at,
             version=ticket.version,
+            quoted_points=ticket.quoted_points,
             **extra,
         )
 
@@ -180,6 +187,64 @@ class EventRead(BaseModel):
         )
 
 
+class PointChangeRead(BaseModel):
+    id: int
+    kind: str
+    status: str
+    from_points: int
+    to_points: int
+    from_request_type: str
+    to_request_type: str
+    from_priority: str
+    to_priority: str
+    extra_minutes: int
+    reason: str
+    requested_at: datetime
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, change: ChangeView) -> PointChangeRead:
+        return cls(
+            id=change.id, kind=change.kind, status=change.status, from_points=change.from_points,
+            to_points=change.to_points, from_request_type=change.from_request_type,
+            to_request_type=change.to_request_type, from_priority=change.from_priority, to_priority=change.to_priority,
+            extra_minutes=change.to_extra_minutes - change.from_extra_minutes, reason=change.reason,
+            requested_at=change.requested_at, decided_at=change.decided_at,
+        )
+
+
+class PointsRead(BaseModel):
+    """A request's points: its quote, what is held now, captured (charged) and released."""
+
+    quoted: int
+    held: int
+    captured: int
+    released: int
+    waived: bool
+    pending_change: PointChangeRead | None
+
+    @classmethod
+    def of(cls, story: PointsStory | None) -> PointsRead:
+        if story is None:
+            return cls(quoted=0, held=0, captured=0, released=0, waived=False, pending_change=None)
+        return cls(
+            quoted=story.quoted, held=story.held, captured=story.captured, released=story.released,
+            waived=story.waived,
+            pending_change=PointChangeRead.of(story.pending_change) if story.pending_change else None,
+        )
+
+
+class Waive(_Input):
+    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+    version: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
+
+
+class OverageCreate(_Input):
+    minutes: Annotated[int, Field(ge=1, le=10000, description="Extra minutes of work beyond the included time")]
+    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+    version: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
+
+
 class TicketRead(TicketListItem):
     body: str
     custom_fields: dict[str, Any]
@@ -192,6 +257,7 @@ class TicketRead(TicketListItem):
     events: list[EventRead]
     allowed_statuses: list[str]
     minutes_spent_total: int
+    points: PointsRead
 
     @classmethod
     def of_detail(cls, ticket: TicketDetail) -> TicketRead:
@@ -209,6 +275,7 @@ class TicketRead(TicketListItem):
             events=[EventRead.of(e) for e in ticket.events],
             allowed_statuses=list(ticket.allowed_statuses),
             minutes_spent_total=ticket.minutes_spent_total,
+            points=PointsRead.of(ticket.points),
         )
 
 

@@ -246,6 +246,7 @@ class TicketDetail(TicketSummary):
     events: tuple[EventView, ...]
     allowed_statuses: tuple[str, ...]  # what this caller may change the status to now
     minutes_spent_total: int
+    points: points.PointsStory | None = None  # its quote and what became of it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1231,6 +1232,7 @@ async def get_ticket(caller: Caller, ticket_id: int) -> TicketDetail:
         events=events,
         allowed_statuses=allowed_statuses(row["status"], staff=caller.is_staff, work_started=work_started),
         minutes_spent_total=sum(m.minutes_spent for m in messages),
+        points=await points.points_story(caller, row["id"]),
     )
 
 
