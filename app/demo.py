@@ -4,6 +4,13 @@ A vendor's two departments and six staff, two customer companies with their peop
 routing (担当割当), five request types, two custom fields, and fifty requests in every status
 and priority with replies, internal notes, time logged, files and history.
 
+Points first: a published point table (ポイント表) prices the five request types, a bundle is on
+sale, and each company has bought points (a paid lot; 青葉システム also got free points when it
+started). Every request then holds its quote when filed, is charged when resolved and gets its
+points back when cancelled; one request's charge was waived (the vendor's mistake), one had extra
+time priced in within さくら商事's approval limit, and one asks 青葉システム to approve extra time.
+Ledger entries are append-only, so they carry the time the demo was loaded, not the story's.
+
 Everything is made through the services the pages and the API call, as a user of each role
 would make it, so the data obeys every rule the app enforces. The requests are written as
 stories (filed → taken → answered → waiting → resolved → closed, …), planned over the past
@@ -33,9 +40,16 @@ from app.errors import NotAllowed
 from app.i18n import _
 from app.notifications.tables import OutboxMessage
 from app.settings import get_settings
+from app.tickets import points as ticket_points
 from app.tickets import services as tickets
 from app.tickets.attachments import Upload
-from app.tickets.tables import Attachment, Ticket, TicketEvent, TicketMessage
+from app.tickets.tables import Attachment, PointChangeRequest, Ticket, TicketEvent, TicketMessage
+from billing import clock
+from billing import ledger
+from billing.tables import PointLot, PointsAccount
+from pricing import services as pricing
+from pricing.rules import Bundle, PrioritySurcharge, RequestTypePrice, lot_expiry
+from pricing.tables import PointTableVersion
 
 DEMO_PASSWORD = "kippu-demo"
 DEMO_ORGANIZATION_CODES = ("SAKURA", "AOBA")
@@ -115,6 +129,29 @@ REQUEST_TYPES = (
 )
 IMPACT_CHOICES = ("担当者のみ", "部署全体", "全社")
 
+# The point table: code → (points, included minutes, scope in Japanese, scope in English). Work
+# beyond the included minutes costs 1 point per further 30 minutes; urgent requests cost 1 more.
+PRICES = {
+    "general": (1, 30, "操作方法や設定内容についてのご質問1件への回答（調査と回答で30分まで）。",
+                "An answer to one question about use or settings (up to 30 minutes of research and reply)."),
+    "incident": (3, 60, "障害1件の切り分けと復旧（リモート作業60分まで）。機器の購入・交換費用は含みません。",
+                 "Diagnosing and restoring one fault (up to 60 minutes of remote work); hardware not included."),
+    "change": (2, 30, "既存設定の変更1件（ルーター、メール、共有フォルダの権限など。作業30分まで）。",
+               "One change to existing settings (router, mail, folder permissions; up to 30 minutes)."),
+    "web_update": (2, 30, "既存ページ1ページ分の文言・画像の差し替え（作業30分まで）。新規ページの作成は含みません。",
+                   "Replacing text or images on one existing page (up to 30 minutes); new pages not included."),
+    "account": (1, 15, "利用者アカウント1件の追加・削除、またはパスワードの再設定。",
+                "Adding or removing one user account, or resetting a password."),
+}
+OVERAGE_BLOCK_MINUTES = 30
+URGENT_SURCHARGE = 1
+BUNDLE = Bundle(code="P10", name_ja="10ポイントパック", name_en="10-point bundle", points=10, price_jpy=50000,
+                tax_rate=10, validity_months=12, min_quantity=1)
+# What each company bought (in bundles of 10) or was given, and the approval limit its admin set.
+PURCHASED_BUNDLES = {"SAKURA": 10, "AOBA": 6}
+WELCOME_POINTS = {"AOBA": 10}
+APPROVAL_LIMITS = {"SAKURA": 2}
+
 
 # ---------------------------------------------------------------------------------------------
 # The requests
@@ -149,6 +186,8 @@ class Scenario:
     follow_up: str = ""  # the customer's reply after it was closed (starts a follow-up request)
     impact: str | None = None
     preferred_in_days: int | None = None
+    extra: tuple[int, str] | None = None  # extra minutes of work the agent asks for, and why
+    waive: str = ""  # why the agent waived the charge (before the fix)
     files: tuple[tuple[str, str], ...] = ()  # (file name, text) attached when filed
 
 
@@ -254,6 +293,7 @@ SCENARIOS: tuple[Scenario, ...] = (
       body="今朝からファイルサーバーの「経理」フォルダを開こうとすると「アクセスが拒否されました」と表示されます。"
            "ほかのフォルダは開けます。",
       note="昨日のグループ整理で経理グループから小林さんが外れていた。再追加。",
+      waive="弊社のグループ整理作業の不備が原因のため、今回の料金は頂戴しません。",
       fix="アクセス権の設定を修正いたしました。一度サインアウトしてから再度お試しください。",
       thanks="開けるようになりました。ありがとうございました。"),
     S(by="kato", type="web_update", category="change_request", priority="normal", status="closed", days=20,
@@ -369,7 +409,8 @@ SCENARIOS: tuple[Scenario, ...] = (
       subject="UPS（無停電電源装置）のバッテリー交換",
       body="サーバー室の UPS から警告音が鳴っています。バッテリー交換の時期だと思いますので対応をお願いします。",
       answer="ご連絡ありがとうございます。バッテリーを手配し、交換日程をご相談させてください。",
-      note="APC SMT1500J、バッテリー型番 APCRBC124J。在庫確認中。"),
+      note="APC SMT1500J、バッテリー型番 APCRBC124J。在庫確認中。",
+      extra=(30, "交換後の UPS 自動シャットダウン設定の確認に30分追加で必要なため。")),
     S(by="kobayashi", type="incident", category="incident", priority="normal", status="open", days=1,
       subject="Outlookで送信したメールが送信トレイに残る",
       body="添付ファイル付きのメールを送ると、送信トレイに残ったまま送信されません。添付なしなら送れます。",
@@ -381,7 +422,9 @@ SCENARIOS: tuple[Scenario, ...] = (
       subject="新商品ページの追加",
       body="新商品「青葉クラウド エンタープライズ」の紹介ページを追加したいです。原稿と画像は追ってお送りします。",
       answer="承知いたしました。原稿と画像をお待ちしております。公開希望日があればお知らせください。",
-      preferred_in_days=14),
+      preferred_in_days=14,
+      extra=(90, "新規ページの作成は「サイト更新」の対応範囲（既存ページの差し替え）を超えるため、"
+                 "作成作業として90分の追加をお願いいたします。")),
     S(by="yoshida", type="incident", category="incident", priority="normal", status="open", days=1,
       agent="ito",
       subject="ブログ記事の画像が表示されない",
@@ -530,6 +573,7 @@ async def seed_demo() -> SeedResult:
         if created:
             world = await _create_people()
             await _create_settings(world)
+            await _create_points(world)
             await _play(world, now)
     return await _summary(created)
 
@@ -624,6 +668,42 @@ async def _create_settings(world: _World) -> None:
         )
 
 
+async def _create_points(world: _World) -> None:
+    """The point table in force, the bundle on sale, and each company's points."""
+    if not await PointTableVersion.exists().where(PointTableVersion.status == "published"):
+        version = await pricing.create_draft(note="サービス開始時のポイント表")
+        for order, (code, name_ja, name_en) in enumerate(REQUEST_TYPES, start=1):
+            points, included, scope_ja, scope_en = PRICES[code]
+            await pricing.set_request_type(version, RequestTypePrice(
+                code=code, name_ja=name_ja, name_en=name_en, points=points, scope_ja=scope_ja, scope_en=scope_en,
+                included_minutes=included, block_minutes=OVERAGE_BLOCK_MINUTES, points_per_block=1,
+            ), sort_order=order * 10)
+        await pricing.set_surcharge(version, PrioritySurcharge("urgent", URGENT_SURCHARGE))
+        await pricing.publish(version)
+    if not await pricing.bundles(active_only=False):
+        await pricing.save_bundle(BUNDLE)
+    # Bought about two and a half months ago, valid for the bundle's twelve months.
+    bought_on = clock.today() - timedelta(days=80)
+    for code, organization_id in world.organizations.items():
+        if code in PURCHASED_BUNDLES:
+            await ledger.purchase(
+                organization_id, BUNDLE.points * PURCHASED_BUNDLES[code], BUNDLE.price_jpy // BUNDLE.points,
+                lot_expiry(bought_on, BUNDLE.validity_months),
+                f"{BUNDLE.name_ja} × {PURCHASED_BUNDLES[code]}（請求書払い）", key=f"demo:{code}:purchase",
+                actor_id=world.users["finance"].id,
+            )
+        if code in WELCOME_POINTS:
+            await ledger.grant(
+                organization_id, WELCOME_POINTS[code], "サービス開始記念の無償ポイント",
+                lot_expiry(bought_on, BUNDLE.validity_months), key=f"demo:{code}:welcome",
+                actor_id=world.users["finance"].id,
+            )
+    for company in COMPANIES:
+        if company.code in APPROVAL_LIMITS:
+            admin_key = next(c.key for c in CUSTOMERS if c.organization == company.code and c.role == "customer_admin")
+            await ticket_points.set_approval_limit(world.caller(admin_key), APPROVAL_LIMITS[company.code])
+
+
 # ---------------------------------------------------------------------------------------------
 # Stories: what happened to each request, and when
 
@@ -634,7 +714,7 @@ class _Step:
     scenario: int
     order: int
     actor: str
-    action: str  # file, take, assign, move, note, reply, status
+    action: str  # file, take, assign, move, note, reply, status, overage, waive
     payload: dict
 
 
@@ -687,6 +767,8 @@ def _story(scenario: Scenario, rng: random.Random) -> list[tuple[float, str, str
         add("question", handler, "reply", text=s.question, then="waiting")
         return steps
     add("answer", handler, "reply", text=s.answer or DEFAULT_ANSWER)
+    if s.extra:
+        add("note", handler, "overage", minutes=s.extra[0], reason=s.extra[1])
     if s.question:
         add("question", handler, "reply", text=s.question, then="waiting")
         add("customer", s.by, "reply", text=s.reply)  # back to open
@@ -694,6 +776,8 @@ def _story(scenario: Scenario, rng: random.Random) -> list[tuple[float, str, str
         add("customer", s.by, "reply", text=s.reply)
     if s.status == "open":
         return steps
+    if s.waive:
+        add("note", handler, "waive", reason=s.waive)
     fix = s.fix or DEFAULT_FIX
     if s.customer_resolves:
         add("fix", handler, "reply", text=fix)
@@ -837,6 +921,10 @@ async def _perform(world: _World, step: _Step, ticket_ids: dict[int, int]) -> No
         )
     elif step.action == "status":
         await tickets.change_status(caller, ticket_id, payload["status"])
+    elif step.action == "overage":
+        await ticket_points.request_overage(caller, ticket_id, payload["minutes"], payload["reason"])
+    elif step.action == "waive":
+        await ticket_points.waive(caller, ticket_id, payload["reason"])
     else:
         raise ValueError(f"unknown demo step {step.action!r}")
 
@@ -888,6 +976,12 @@ async def _move_into_the_past(at: datetime, marks: _Marks, *, since: datetime) -
         OutboxMessage.created_at: at, OutboxMessage.send_after: at, OutboxMessage.status: "sent",
         OutboxMessage.sent_at: at + timedelta(seconds=30),
     }).where(OutboxMessage.id > marks.outbox)
+    await PointChangeRequest.update({PointChangeRequest.requested_at: at}).where(
+        PointChangeRequest.requested_at >= since
+    )
+    await PointChangeRequest.update({PointChangeRequest.decided_at: at}).where(
+        PointChangeRequest.decided_at >= since
+    )
 
 
 async def _date_the_setup(world: _World, at: datetime) -> None:
@@ -898,6 +992,14 @@ async def _date_the_setup(world: _World, at: datetime) -> None:
         Organization.id.is_in(list(world.organizations.values()))
     )
     await User.update({User.created_at: at}).where(User.id.is_in([u.id for u in world.users.values()]))
+    # The point table was in force and the points were bought before the first request.
+    await PointTableVersion.update({
+        PointTableVersion.created_at: at, PointTableVersion.published_at: at, PointTableVersion.effective_from: at,
+    }).where(PointTableVersion.note == "サービス開始時のポイント表")
+    accounts_ = await PointsAccount.select(PointsAccount.id).where(
+        PointsAccount.organization.is_in(list(world.organizations.values()))
+    )
+    await PointLot.update({PointLot.created_at: at}).where(PointLot.account.is_in([a["id"] for a in accounts_] or [-1]))
 
 
 __all__ = ["DEMO_ORGANIZATION_CODES", "DEMO_PASSWORD", "DemoLogin", "SeedResult", "demo_logins", "plan", "seed_demo"]

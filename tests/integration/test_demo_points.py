@@ -1,0 +1,39 @@
+"""The demo's points: the companies bought points first, and every request's points match its status."""
+
+from __future__ import annotations
+
+from app.accounts.tables import Organization
+from app.demo import seed_demo
+from app.tickets.tables import PointChangeRequest, Ticket
+from billing import ledger
+from billing.verify import verify
+from pricing import services as pricing
+
+
+async def test_the_demo_companies_have_points_and_every_request_holds_charges_or_releases_them():
+    await seed_demo()
+    table = await pricing.table_in_force()
+    assert {t.code for t in table.request_types} == {"general", "incident", "change", "web_update", "account"}
+    assert all(t.scope_ja and 1 <= t.points <= 5 for t in table.request_types)
+    assert table.surcharge("urgent").points == 1
+    for organization in await Organization.select(Organization.id):
+        balance = await ledger.balance(organization["id"])
+        assert balance.available > 0
+        assert any(lot.paid for lot in balance.lots)
+
+    for ticket in await Ticket.select(Ticket.id, Ticket.status, Ticket.quoted_points, Ticket.price_version):
+        assert ticket["price_version"] is not None and ticket["quoted_points"] >= 1
+        holds = await ledger.holds_of_ticket(ticket["id"])
+        assert len(holds) == 1, ticket
+        hold = holds[0]
+        if ticket["status"] in ("new", "open", "waiting"):
+            assert hold["status"] == "held" and hold["points"] == ticket["quoted_points"]
+        elif ticket["status"] == "cancelled":
+            assert hold["status"] == "released" and hold["captured"] == 0
+        else:
+            assert hold["status"] in ("captured", "released")
+            assert hold["captured"] + hold["released"] == ticket["quoted_points"]
+
+    statuses = sorted(r["status"] for r in await PointChangeRequest.select(PointChangeRequest.status))
+    assert statuses == ["applied", "pending"]
+    assert (await verify()).clean
