@@ -94,7 +94,7 @@ def bundle_values(bundle) -> dict[str, Any]:
 
 
 def version_number(ref: str) -> int:
-    if not ref.isdigit() or len(ref) > 9:
+    if not ref.isdecimal() or len(ref) > 9:
         raise NotFound(_("This page does not exist."))
     return int(ref)
 

@@ -146,7 +146,7 @@ def whole_number(value: Any, field: str, *, minimum: int | None = None, maximum:
                 raise InvalidInput(_("Enter a whole number."), field=field)
             return None
         digits = text[1:] if text[:1] in "+-" else text
-        if not digits.isdigit() or len(digits) > 12:
+        if not digits.isdecimal() or len(digits) > 12:
             raise InvalidInput(_("Enter a whole number."), field=field)
         number = int(text)
     if minimum is not None and number < minimum:
@@ -218,11 +218,9 @@ async def history(caller: Caller, organization_id: int, cursor: str | None = Non
     Members see the history as well as the balance: they already see every request of their
     company, and the history is what explains the balance."""
     await _visible_organization(caller, organization_id)
-    try:
-        page = await ledger.entries(organization_id, cursor=cursor or None, limit=limit)
-    except LedgerError as exc:
-        raise InvalidInput(_("This page link is not valid. Please start from the first page."),
-                           field="cursor") from exc
+    if cursor and not (cursor.isdecimal() and cursor.isascii() and len(cursor) < 19):
+        raise InvalidInput(_("This page link is not valid. Please start from the first page."), field="cursor")
+    page = await ledger.entries(organization_id, cursor=cursor or None, limit=limit)
     ticket_ids = {e.ticket_id for e in page.items if e.ticket_id is not None}
     actor_ids = {e.actor_id for e in page.items if e.actor_id is not None}
     numbers: dict[int, str] = {}

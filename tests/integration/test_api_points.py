@@ -141,8 +141,10 @@ async def test_the_ledger_pages_newest_first_with_a_cursor(client):
     assert [(e["kind"], e["points"], e["reason"]) for e in second["items"]] == [("grant", 10, "初回")]
     assert second["next_cursor"] is None
 
-    bad = await client.get(f"/api/v1/organizations/{organization.id}/ledger?cursor=abc", headers=headers)
-    assert bad.status_code == 422 and bad.json()["field"] == "cursor"
+    for cursor in ("abc", "²", "1" * 40):
+        bad = await client.get(f"/api/v1/organizations/{organization.id}/ledger", params={"cursor": cursor},
+                               headers=headers)
+        assert bad.status_code == 422 and bad.json()["field"] == "cursor", cursor
 
 
 async def test_finance_adjusts_with_a_reason_and_the_history_shows_it(client):

@@ -106,6 +106,8 @@ async def test_bad_prices_are_refused_next_to_their_field_keeping_what_was_typed
     assert words.status_code == 422
     assert field_error(words.text, "points") == "整数を入力してください。"
     assert 'value="たくさん"' in words.text
+    superscript = await client.post("/admin/point-table/1/request-types", data={**base, "points": "²"})
+    assert field_error(superscript.text, "points") == "整数を入力してください。"
     negative = await client.post("/admin/point-table/1/request-types", data={**base, "points": "-1"})
     assert field_error(negative.text, "points") == "0 以上の整数を入力してください。"
     partial = await client.post("/admin/point-table/1/request-types", data={**base, "included_minutes": "30"})
