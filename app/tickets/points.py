@@ -419,7 +419,7 @@ def clean_reason(reason: str | None, *, required: bool) -> str:
 
 def clean_extra_minutes(minutes: Any) -> int:
     text = str(minutes if minutes is not None else "").strip()
-    if not text.isdigit() or not 1 <= int(text) <= EXTRA_MINUTES_MAX:
+    if not text.isascii() or not text.isdecimal() or len(text) > 6 or not 1 <= int(text) <= EXTRA_MINUTES_MAX:
         raise InvalidInput(
             _("Extra time must be a whole number of minutes between 1 and {max}.", max=EXTRA_MINUTES_MAX),
             field="extra_minutes",
@@ -553,7 +553,7 @@ async def set_approval_limit(caller: Caller, limit: Any) -> int:
     if not caller.is_customer_admin or caller.organization_id is None:
         raise NotAllowed(_("Only a customer administrator can change the approval limit."))
     text = str(limit if limit is not None else "").strip()
-    if not text.isdigit() or int(text) > APPROVAL_LIMIT_MAX:
+    if not text.isascii() or not text.isdecimal() or len(text) > 7 or int(text) > APPROVAL_LIMIT_MAX:
         raise InvalidInput(
             _("The approval limit must be a whole number of points between 0 and {max}.", max=APPROVAL_LIMIT_MAX),
             field="approval_limit",
