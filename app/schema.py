@@ -18,6 +18,10 @@ from collections.abc import Iterable
 
 from piccolo.table import Table
 
+# The largest id (or version) an INTEGER column holds on both databases; a larger number in a
+# request names no row and is refused before it reaches a query.
+MAX_ID = 2**31 - 1
+
 
 def constraint_statements(tables: Iterable[type[Table]], *, postgres: bool) -> list[str]:
     statements: list[str] = []
