@@ -66,7 +66,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     """What identifies "the same call": method, path and the body (JSON compared by value)."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # not JSON (or nested beyond reason): as sent
         canonical = body
     digest = hashlib.sha256()
     for part in (method.upper().encode(), b"\0", path.encode(), b"\0", canonical):

@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException, SerializationException, ValidationException
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.htmx import HTMXConfig, HTMXPlugin, HTMXRequest
+from litestar.plugins.pydantic import PydanticPlugin
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
@@ -31,6 +32,7 @@ from app.errors import KippuError, NotAuthenticated, from_domain
 from app.i18n import _, current_locale, format_date, format_datetime
 from app.jobs import scheduler_lifespan
 from app.routes import ROUTE_HANDLERS
+from app.schema import MAX_ID
 from app.settings import ROOT, Settings, get_settings
 
 log = logging.getLogger("kippu")
@@ -128,6 +130,23 @@ def error_page(request: Request, status_code: int, message: str) -> Response:
     )
 
 
+class KippuRequest(HTMXRequest):
+    """A request whose JSON body, however malformed, is a client error (400), never a 500."""
+
+    async def json(self):
+        try:
+            return await super().json()
+        except (UnicodeDecodeError, RecursionError) as exc:
+            # msgspec raises these (not a DecodeError) for invalid UTF-8 and very deep nesting.
+            raise SerializationException(_("The request body is not valid JSON.")) from exc
+
+
+async def refuse_impossible_ids(request: Request) -> None:
+    """An id in a path beyond what an id column holds names nothing: 404, not a database error."""
+    if any(isinstance(v, int) and not -MAX_ID <= v <= MAX_ID for v in request.path_params.values()):
+        raise NotFoundException()
+
+
 @get("/healthz", include_in_schema=False, sync_to_thread=False)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
@@ -181,7 +200,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             engine=JinjaTemplateEngine,
             engine_callback=configure_templates,
         ),
-        plugins=[HTMXPlugin()],
+        plugins=[
+            HTMXPlugin(HTMXConfig(set_request_class_globally=False)),  # KippuRequest is an HTMXRequest
+            # None: each body model's own `strict` setting applies (Litestar's default, False, would
+            # override it, so that `true` passed for an id and "3" for a number).
+            PydanticPlugin(validate_strict=None),
+        ],
+        request_class=KippuRequest,
+        before_request=refuse_impossible_ids,
         exception_handlers={
             KippuError: kippu_error_handler,
             LedgerError: domain_error_handler,

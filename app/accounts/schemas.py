@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from app.accounts.passwords import MIN_LENGTH
+from app.schema import MAX_ID
 from app.accounts.services import (
     MAX_PASSWORD_LENGTH,
     DepartmentInfo,
@@ -59,7 +60,7 @@ class StaffCreate(_Input):
     name: PersonName
     role: Literal["agent", "finance", "admin"]
     department: (
-        Annotated[int, Field(gt=0)] | Annotated[str, Field(min_length=1, max_length=100)] | None
+        Annotated[int, Field(gt=0, le=MAX_ID)] | Annotated[str, Field(min_length=1, max_length=100)] | None
     ) = Field(default=None, description="A department id or name")
     password: Password | None = Field(default=None, description="Without one, the user cannot sign in yet")
     locale: Literal["ja", "en"] = "ja"

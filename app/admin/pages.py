@@ -21,6 +21,7 @@ from app.accounts.tables import CUSTOMER_ROLES, STAFF_ROLES
 from app.admin import services
 from app.errors import Conflict, InvalidInput
 from app.i18n import _
+from app.schema import MAX_ID
 
 # English source text; the Japanese is in app/locales/ja/admin.json.
 FIELD_TYPE_LABELS = {"text": "Text", "number": "Number", "date": "Date", "choice": "Choice"}
@@ -43,7 +44,7 @@ def optional_id(value: str, field: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit() or len(value) > 18:
+    if not value.isdecimal() or len(value) > 10 or int(value) > MAX_ID:
         raise InvalidInput(_("Choose one of the listed options."), field=field)
     return int(value)
 

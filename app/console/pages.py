@@ -27,6 +27,7 @@ from app.accounts.guards import caller_of, requires_staff
 from app.accounts.pages import flash, pop_flash
 from app.errors import Conflict, InsufficientPoints, InvalidInput, KippuError, NotAllowed
 from app.i18n import _
+from app.schema import MAX_ID
 from app.settings import get_settings
 from app.tickets import points, services
 from app.tickets.attachments import Upload, attachment_download
@@ -57,7 +58,7 @@ def _id(value: str | None, field_name: str) -> int | None:
     text = (value or "").strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 18:
+    if not text.isdecimal() or len(text) > 10 or int(text) > MAX_ID:
         raise InvalidInput(_("Choose one of the listed options."), field=field_name)
     return int(text)
 
@@ -74,7 +75,7 @@ def _day(value: str | None, field_name: str) -> date | None:
 
 def _version(form: Mapping[str, Any]) -> int:
     text = str(form.get("version") or "").strip()
-    if not text.isdigit() or len(text) > 9:
+    if not text.isdecimal() or len(text) > 9:
         raise InvalidInput(_("The form is missing the version of the request. Reload the page."), field="version")
     return int(text)
 
@@ -83,7 +84,7 @@ def _minutes(value: Any) -> int:
     text = str(value or "").strip()
     if not text:
         return 0
-    if not text.isdigit() or len(text) > 6:
+    if not text.isdecimal() or len(text) > 6:
         raise InvalidInput(_("Enter the minutes spent as a whole number."), field="minutes_spent")
     return int(text)
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from billing.ledger import Balance, Posted
 from pricing.rules import Bundle, PriceList, RequestTypePrice
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from app.points.services import HistoryEntry
 
@@ -147,7 +147,10 @@ class LedgerPage(BaseModel):
 
 
 class AdjustmentCreate(BaseModel):
-    points: int = Field(description="Points to add (positive) or take away (negative); not 0")
+    # Unknown fields are refused by name, and `true` or "5" is not a number of points.
+    model_config = ConfigDict(extra="forbid")
+
+    points: StrictInt = Field(description="Points to add (positive) or take away (negative); not 0")
     reason: str = Field(default="", description="Why; mandatory, shown in the history")
     expires_on: date | None = Field(default=None, description="Last day the added points can be spent")
 

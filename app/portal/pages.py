@@ -90,7 +90,7 @@ def parse_day(value: str, field: str) -> date | None:
 
 def parse_version(value: str) -> int | None:
     text = value.strip()
-    return int(text) if text.isdigit() and len(text) < 10 else None
+    return int(text) if text.isdecimal() and len(text) < 10 else None
 
 
 def template_helpers() -> dict[str, Any]:

@@ -41,6 +41,7 @@ from typing import Any
 
 from app import db
 from app.accounts.caller import Caller
+from app.accounts.services import reject_control_characters
 from app.errors import Conflict, IllegalTransition, InsufficientPoints, InvalidInput, NotAllowed, NotFound, from_domain
 from app.i18n import _, current_locale
 from app.notifications import services as notify
@@ -409,7 +410,7 @@ async def _event(ticket_id: int, actor_id: int | None, kind: str, detail: dict[s
 
 
 def clean_reason(reason: str | None, *, required: bool) -> str:
-    text = " ".join((reason or "").split())
+    text = " ".join(reject_control_characters(reason or "", "reason").split())
     if required and not text:
         raise InvalidInput(_("Please give a reason."), field="reason")
     if len(text) > REASON_MAX:

@@ -25,6 +25,7 @@ the newest requests first and picks the shape. SQLite (the embedded default) wal
 
 from __future__ import annotations
 
+import re
 import time
 import unicodedata
 from collections import OrderedDict
@@ -45,15 +46,19 @@ _CACHE_SIZE = 512
 _shape_cache: OrderedDict[tuple, tuple[float, bool]] = OrderedDict()
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def normalise(text: str) -> str:
     """NFKC (full-width ASCII and half-width kana fold together) and case-folded."""
     return unicodedata.normalize("NFKC", text).casefold()
 
 
 def terms(query: str) -> list[str]:
-    """The distinct normalised terms of a query, in order (at most MAX_TERMS)."""
+    """The distinct normalised terms of a query, in order (at most MAX_TERMS). Control characters
+    separate terms: no text holds them (they are refused on input; PostgreSQL refuses NUL)."""
     found: list[str] = []
-    for term in normalise(query).split():
+    for term in _CONTROL.sub(" ", normalise(query)).split():
         if term not in found:
             found.append(term)
     return found[:MAX_TERMS]

@@ -45,10 +45,12 @@ from piccolo.query.functions.aggregate import Count
 
 from app import db
 from app.accounts.caller import Caller
+from app.accounts.services import reject_control_characters
 from app.accounts.tables import STAFF_ROLES, Department, Organization, OrganizationRouting, User
 from app.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound, StaleVersion
 from app.i18n import _, current_locale, format_datetime
 from app.notifications import services as notify
+from app.schema import MAX_ID
 from app.settings import get_settings
 from app.tickets import points
 from app.tickets.attachments import StoredFile, Upload, discard, record_files, store_uploads
@@ -345,6 +347,7 @@ def check_transition(current: str, target: str, *, staff: bool, work_started: bo
 def _text(value: str, *, field_name: str, label: str, max_length: int, single_line: bool = False) -> str:
     if not isinstance(value, str):
         raise InvalidInput(_("{label} must be text.", label=label), field=field_name)
+    reject_control_characters(value, field_name)  # PostgreSQL refuses NUL in text outright
     if single_line:
         value = " ".join(value.split())
     value = value.strip()
@@ -410,7 +413,7 @@ def validate_custom_fields(
         if kind == "text":
             if not isinstance(raw, str):
                 raise InvalidInput(_("{label} must be text.", label=label), field=where)
-            text = raw.strip()
+            text = reject_control_characters(raw.strip(), where)
             if len(text) > CUSTOM_TEXT_MAX:
                 raise InvalidInput(
                     _("{label} is too long (at most {max} characters).", label=label, max=CUSTOM_TEXT_MAX), field=where
@@ -590,6 +593,7 @@ def _due_dates(priority: str, created_at: datetime) -> tuple[datetime, datetime]
 async def _request_type_id(code: str) -> int:
     if not isinstance(code, str) or not code.strip():
         raise InvalidInput(_("Please choose a request type."), field="request_type")
+    reject_control_characters(code, "request_type")
     row = await RequestType.select(RequestType.id).where(
         (RequestType.code == code.strip()) & (RequestType.is_active == True)  # noqa: E712
     ).first()
@@ -1260,7 +1264,7 @@ def _person(value: int | str | None, caller: Caller, field_name: str, *, allow_n
         return caller.id
     if text == "none" and allow_none:
         return "none"
-    if text.isdigit():
+    if text.isdecimal() and len(text) <= 10 and int(text) <= MAX_ID:
         return int(text)
     raise InvalidInput(_("Unknown {field}: {value}.", field=field_name, value=value[:40]), field=field_name)
 
@@ -1291,7 +1295,8 @@ async def _filtered(query, caller: Caller, filters: TicketFilters):
     if requester is not None:
         query = query.where(Ticket.requester == requester)
     if filters.request_type:
-        type_row = await RequestType.select(RequestType.id).where(RequestType.code == filters.request_type).first()
+        code = reject_control_characters(filters.request_type, "request_type")
+        type_row = await RequestType.select(RequestType.id).where(RequestType.code == code).first()
         query = query.where(Ticket.request_type == (type_row["id"] if type_row else -1))
     for column, start, end in (
         (Ticket.created_at, filters.created_from, filters.created_to),
@@ -1316,7 +1321,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _sep, number = text.partition(":")
-        if kind == "t" and number.isdigit():
+        if kind == "t" and number.isdecimal() and len(number) <= 10 and int(number) <= MAX_ID:
             return int(number)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
