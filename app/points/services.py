@@ -29,6 +29,7 @@ from app.admin.services import REQUEST_TYPE_CODE
 from app.accounts.tables import Organization, User
 from app.errors import InvalidInput, NotAllowed, NotFound, from_domain
 from app.i18n import _
+from app.schema import MAX_ID
 from app.settings import get_settings
 from app.tickets.tables import Ticket
 
@@ -218,7 +219,7 @@ async def history(caller: Caller, organization_id: int, cursor: str | None = Non
     Members see the history as well as the balance: they already see every request of their
     company, and the history is what explains the balance."""
     await _visible_organization(caller, organization_id)
-    if cursor and not (cursor.isdecimal() and cursor.isascii() and len(cursor) < 19):
+    if cursor and not (cursor.isascii() and cursor.isdecimal() and len(cursor) <= 10 and int(cursor) <= MAX_ID):
         raise InvalidInput(_("This page link is not valid. Please start from the first page."), field="cursor")
     page = await ledger.entries(organization_id, cursor=cursor or None, limit=limit)
     ticket_ids = {e.ticket_id for e in page.items if e.ticket_id is not None}
@@ -419,9 +420,12 @@ async def _draft(caller: Caller, number: int) -> VersionInfo:
 def request_type_price(values: Mapping[str, Any]) -> RequestTypePrice:
     """A point table line from a form (each figure checked, with the field named on refusal)."""
     code_ = parse_code(values.get("code"))
-    included = whole_number(values.get("included_minutes"), "included_minutes", minimum=0, required=False)
-    block = whole_number(values.get("block_minutes"), "block_minutes", minimum=1, required=False)
-    per_block = whole_number(values.get("points_per_block"), "points_per_block", minimum=1, required=False)
+    # Bounded like the points: the columns are INTEGER (a larger figure would fail the insert).
+    included = whole_number(values.get("included_minutes"), "included_minutes", minimum=0, maximum=100_000,
+                            required=False)
+    block = whole_number(values.get("block_minutes"), "block_minutes", minimum=1, maximum=100_000, required=False)
+    per_block = whole_number(values.get("points_per_block"), "points_per_block", minimum=1, maximum=100_000,
+                             required=False)
     overage = (included, block, per_block)
     if any(v is not None for v in overage) and any(v is None for v in overage):
         missing = next(name for name, v in zip(("included_minutes", "block_minutes", "points_per_block"), overage)

@@ -28,16 +28,19 @@ from app.accounts.tokens import create_token, revoke_token
 from app.piccolo_app import TABLES
 from app.server import create_app
 from app.settings import get_settings
+from app.tickets import points as ticket_points
 from app.tickets import services as tickets
 from app.tickets.attachments import Upload
 from app.tickets.tables import Attachment, TicketMessage
 from tests.factories import (
     caller,
+    give_points,
     make_custom_field,
     make_department,
     make_organization,
     make_request_type,
     make_user,
+    price_request_type,
     sign_in,
 )
 
@@ -75,6 +78,7 @@ async def _company(letter: str, mark: str, department, request_type, agent, secr
                             email=f"{mark}-admin-{letter}@example.jp".lower())
     member = await make_user("customer_member", organization=org, name=f"{mark} 担当",
                              email=f"{mark}-member-{letter}@example.jp".lower())
+    await give_points(org, 100)
     customer = caller(member)
     staff = caller(agent)
 
@@ -106,11 +110,14 @@ async def _company(letter: str, mark: str, department, request_type, agent, secr
         (Attachment.ticket == opened.id) & Attachment.message.is_null()
     ).first())["id"]
     token, token_id = await create_token(admin.id, f"{mark} token")
+    await ticket_points.request_overage(staff, opened.id, 60, f"{mark} 追加作業")
+    change = (await ticket_points.pending_change_of(opened.id)).id
     version = (await tickets.ticket_summary(staff, opened.id)).version
     return SimpleNamespace(
         org=org.id, admin=admin, member=member, new=new.id, open=opened.id, closed=closed.id,
         open_version=version, request_file=request_file, reply_file=await attachment_of(reply.message_id),
         note_file=await attachment_of(note.message_id), note_id=note.message_id, token=token, token_id=token_id,
+        change=change,
     )
 
 
@@ -119,6 +126,9 @@ async def world(database):
     await db.delete_all_rows()
     department = await make_department("保守部")
     request_type = await make_request_type("general")
+    # Extra time is priced (30 minutes included, 1 point per further 30), so an agent's request
+    # for more time waits for the customer's approval: a point change to approve or decline.
+    await price_request_type("general", points=1, included_minutes=30, block_minutes=30, points_per_block=1)
     agent = await make_user("agent", department=department, name="佐藤 担当", email="iso-agent@example.jp")
     w = SimpleNamespace(
         department=department.id,
@@ -235,6 +245,12 @@ def _file_urls(w, template: str) -> list[str]:
     )
 
 
+def _change_urls(w, template: str) -> list[str]:
+    """B's pending point change on B's request, and on A's own request (a mix)."""
+    return [template.format(w.b.open, w.b.change), template.format(w.a.open, w.b.change),
+            template.format(w.b.open, w.a.change)]
+
+
 def _get(urls: Callable) -> Callable:
     return lambda w: [Attempt("GET", u) for u in urls(w)]
 
@@ -267,8 +283,24 @@ ISOLATION_CASES: dict[tuple[str, str], tuple[str, Callable]] = {
     ("POST", "/api/v1/tickets/{ticket_id:int}/status"):
         ("not_found", _post(lambda w: _ticket_urls(w, "/api/v1/tickets/{}/status"),
                             {"status": "resolved"}, {"status": "cancelled"})),
+    ("POST", "/api/v1/tickets/{ticket_id:int}/point-changes/{change_id:int}/approve"):
+        ("not_found", _post(lambda w: _change_urls(w, "/api/v1/tickets/{}/point-changes/{}/approve"), {})),
+    ("POST", "/api/v1/tickets/{ticket_id:int}/point-changes/{change_id:int}/decline"):
+        ("not_found", _post(lambda w: _change_urls(w, "/api/v1/tickets/{}/point-changes/{}/decline"), {})),
+    ("POST", "/api/v1/tickets/{ticket_id:int}/waive"):
+        ("staff_only", _post(lambda w: _ticket_urls(w, "/api/v1/tickets/{}/waive"), {"reason": "他社の免除"})),
+    ("POST", "/api/v1/tickets/{ticket_id:int}/overage"):
+        ("staff_only", _post(lambda w: _ticket_urls(w, "/api/v1/tickets/{}/overage"),
+                             {"minutes": 30, "reason": "他社への追加"})),
     ("GET", "/api/v1/tickets/{ticket_id:int}/attachments/{attachment_id:int}"):
         ("not_found", _get(lambda w: _file_urls(w, "/api/v1/tickets/{}/attachments/{}"))),
+    ("GET", "/api/v1/organizations/{organization_id:int}/balance"):
+        ("not_found", _get(lambda w: [f"/api/v1/organizations/{w.b.org}/balance"])),
+    ("GET", "/api/v1/organizations/{organization_id:int}/ledger"):
+        ("not_found", _get(lambda w: [f"/api/v1/organizations/{w.b.org}/ledger"])),
+    ("POST", "/api/v1/organizations/{organization_id:int}/adjustments"):
+        ("not_found", _post(lambda w: [f"/api/v1/organizations/{w.b.org}/adjustments"],
+                            {"points": 50, "reason": "他社への付与"}, {"points": -50, "reason": "他社からの減算"})),
     # ---------------------------------------------------------------- portal
     ("GET", "/portal/tickets/{ticket_id:int}"):
         ("not_found", _get(lambda w: _ticket_urls(w, "/portal/tickets/{}"))),
@@ -278,6 +310,9 @@ ISOLATION_CASES: dict[tuple[str, str], tuple[str, Callable]] = {
     ("POST", "/portal/tickets/{ticket_id:int}/status"):
         ("not_found", _post(lambda w: _ticket_urls(w, "/portal/tickets/{}/status"),
                             {"status": "resolved"}, {"status": "cancelled"})),
+    ("POST", "/portal/tickets/{ticket_id:int}/point-changes/{change_id:int}/{answer:str}"):
+        ("not_found", _post(lambda w: [u + "/" + answer for answer in ("approve", "decline")
+                                       for u in _change_urls(w, "/portal/tickets/{}/point-changes/{}")], {})),
     ("GET", "/portal/tickets/{ticket_id:int}/attachments/{attachment_id:int}"):
         ("not_found", _get(lambda w: _file_urls(w, "/portal/tickets/{}/attachments/{}"))),
     # ---------------------------------------------------------------- one's own account
@@ -309,8 +344,24 @@ ISOLATION_CASES: dict[tuple[str, str], tuple[str, Callable]] = {
         ("staff_only", _post(lambda w: _ticket_urls(w, "/console/tickets/{}/messages"),
                              lambda w: {**_b_version(w), "body": "返信"},
                              lambda w: {**_b_version(w), "body": "メモ", "internal": "1"})),
+    ("POST", "/console/tickets/{ticket_id:int}/waive"):
+        ("staff_only", _post(lambda w: _ticket_urls(w, "/console/tickets/{}/waive"),
+                             lambda w: {**_b_version(w), "reason": "他社の免除"})),
+    ("POST", "/console/tickets/{ticket_id:int}/overage"):
+        ("staff_only", _post(lambda w: _ticket_urls(w, "/console/tickets/{}/overage"),
+                             lambda w: {**_b_version(w), "extra_minutes": "30", "reason": "他社への追加"})),
     ("GET", "/console/tickets/{ticket_id:int}/attachments/{attachment_id:int}"):
         ("staff_only", _get(lambda w: _file_urls(w, "/console/tickets/{}/attachments/{}"))),
+    ("GET", "/console/organizations/{organization_id:int}/points"):
+        ("staff_only", _get(lambda w: [f"/console/organizations/{w.b.org}/points"])),
+    ("POST", "/console/organizations/{organization_id:int}/points/adjustments"):
+        ("staff_only", _post(lambda w: [f"/console/organizations/{w.b.org}/points/adjustments"],
+                             {"kind": "grant", "points": "50", "reason": "他社への付与", "token": "iso-1"})),
+    ("GET", "/console/organizations/{organization_id:int}/point-alerts"):
+        ("staff_only", _get(lambda w: [f"/console/organizations/{w.b.org}/point-alerts"])),
+    ("POST", "/console/organizations/{organization_id:int}/point-alerts"):
+        ("staff_only", _post(lambda w: [f"/console/organizations/{w.b.org}/point-alerts"],
+                             {"low_balance_threshold": "5"})),
     # ---------------------------------------------------------------- admin (admins only)
     ("GET", "/admin/organizations/{organization_id:int}"):
         ("staff_only", _get(lambda w: [f"/admin/organizations/{w.b.org}"])),
@@ -343,6 +394,20 @@ ISOLATION_CASES: dict[tuple[str, str], tuple[str, Callable]] = {
     ("POST", "/admin/custom-fields/{field_id:int}"):
         ("staff_only", _post(lambda w: [f"/admin/custom-fields/{w.custom_field}"],
                              {"label_ja": "乗っ取り", "label_en": "Taken", "field_type": "text", "is_active": "1"})),
+    # The point table and bundles belong to the vendor (no company's data), refused by role.
+    ("GET", "/admin/point-table/{ref:str}"): ("staff_only", _get(lambda w: ["/admin/point-table/1"])),
+    ("POST", "/admin/point-table/{number:int}/publish"):
+        ("staff_only", _post(lambda w: ["/admin/point-table/1/publish"], {})),
+    ("POST", "/admin/point-table/{number:int}/request-types"):
+        ("staff_only", _post(lambda w: ["/admin/point-table/1/request-types"],
+                             {"code": "general", "name_ja": "一般", "name_en": "General", "points": "9"})),
+    ("POST", "/admin/point-table/{number:int}/request-types/{code:str}/delete"):
+        ("staff_only", _post(lambda w: ["/admin/point-table/1/request-types/general/delete"], {})),
+    ("POST", "/admin/point-table/{number:int}/surcharges"):
+        ("staff_only", _post(lambda w: ["/admin/point-table/1/surcharges"], {"urgent": "9"})),
+    ("GET", "/admin/bundles/{code:str}"): ("staff_only", _get(lambda w: ["/admin/bundles/basic"])),
+    ("POST", "/admin/bundles/{code:str}"):
+        ("staff_only", _post(lambda w: ["/admin/bundles/basic"], {"name_ja": "乗っ取り", "points": "1"})),
 }
 
 
@@ -506,7 +571,8 @@ def _sample_body(path: str) -> dict:
     if path in VALID_API_BODIES:
         return VALID_API_BODIES[path]
     return {"name": "x", "version": "1", "body": "x", "status": "open", "active": "0", "password": "long enough pw",
-            "email": "role-form@example.jp", "code": "ROLE-FORM", "role": "admin"}
+            "email": "role-form@example.jp", "code": "ROLE-FORM", "role": "admin", "approval_limit": "50",
+            "low_balance_threshold": "5"}
 
 
 def _concrete(path: str, world) -> str:
@@ -514,10 +580,11 @@ def _concrete(path: str, world) -> str:
     values = {
         "ticket_id": world.a.open, "attachment_id": world.a.request_file, "organization_id": world.a.org,
         "user_id": world.a.member.id, "token_id": world.staff_token_id, "department_id": world.department,
-        "request_type_id": world.request_type, "field_id": world.custom_field,
+        "request_type_id": world.request_type, "field_id": world.custom_field, "number": 1, "ref": "1",
+        "code": "general", "change_id": world.a.change, "answer": "decline",
     }
     for name, value in values.items():
-        path = path.replace(f"{{{name}:int}}", str(value))
+        path = path.replace(f"{{{name}:int}}", str(value)).replace(f"{{{name}:str}}", str(value))
     assert "{" not in path, f"no sample id for {path}"
     return path
 
@@ -541,6 +608,7 @@ async def test_a_customer_member_cannot_reach_customer_admin_or_staff_routes(wor
         ("GET", "/account/members"), ("POST", "/account/members"), ("POST", "/account/members/{user_id:int}/active"),
         ("GET", "/api/v1/organizations/{organization_id:int}/users"),
         ("POST", "/api/v1/organizations/{organization_id:int}/users"),
+        ("POST", "/portal/points/approval-limit"), ("POST", "/portal/settings/points"),
     ]
     staff_only = [
         (m, p) for m, p in app_routes()
