@@ -33,6 +33,7 @@ from app.accounts.tables import (
 )
 from app.errors import Duplicate, InvalidInput, NotAllowed, NotAuthenticated, NotFound, TooManyAttempts
 from app.i18n import LOCALES, _
+from app.schema import MAX_ID
 from app.settings import get_settings
 
 MAX_PASSWORD_LENGTH = 1024
@@ -212,7 +213,7 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         found, _sep, number = text.partition(":")
-        if found == kind and number.isdigit() and len(number) < 19:
+        if found == kind and number.isdecimal() and len(number) <= 10 and int(number) <= MAX_ID:
             return int(number)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

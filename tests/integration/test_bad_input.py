@@ -12,6 +12,7 @@ Like tests/integration/test_tenant_isolation.py, the module builds one small wor
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from functools import cache
@@ -375,15 +376,21 @@ QUERY_PARAMS = {
 ODD_QUERY_VALUES = ["²", "9" * 12, "9" * 30, "abc\x00", "x" * 5000, "2026-13-45", "me,none"]
 
 
+def _cursor(text: str) -> str:
+    """A cursor as the lists write them (base64 of kind:id), holding an odd id."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
 async def test_no_query_string_makes_a_list_or_search_fail(world, browsers, tokens):
     failures = []
+    odd_cursors = [_cursor(f"{kind}:{number}") for kind in "to" for number in ("9" * 12, "9" * 30, "²", "-1")]
     for path, params in QUERY_PARAMS.items():
         who = "customer" if path.startswith("/portal") else "admin" if path.startswith("/admin") else "agent"
         browser = browsers.anonymous if path == "/login" else getattr(browsers, who)
         headers = getattr(tokens, who) if path.startswith("/api/") else {}
         url = path.format(organization_id=world.org)
         for param in params:
-            for value in ODD_QUERY_VALUES:
+            for value in ODD_QUERY_VALUES + (odd_cursors if param == "cursor" else []):
                 response = await browser.get(url, params={param: value}, headers=headers)
                 if response.status_code >= 500:
                     failures.append(f"GET {path}?{param}={value[:20]!r} answered {response.status_code}")
