@@ -20,7 +20,11 @@ CATEGORIES = ("question", "incident", "change_request", "notice", "other")
 
 
 class RequestType(Table, tablename="request_types"):
-    """What kind of work a request is. The point table (pricing/) prices these codes."""
+    """The stable registry of request type codes that requests point to.
+
+    What can be filed, its names, scope and price come from the point table version in force
+    (pricing/); filing a code that table prices registers it here with the table's names. See
+    app/tickets/points.py for the whole rule. `is_active = False` withdraws a code from filing."""
 
     code = Varchar(length=32, unique=True)
     name_ja = Varchar(length=100)

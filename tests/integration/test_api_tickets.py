@@ -29,7 +29,8 @@ async def test_a_customer_files_a_request_and_reads_it_back(client, world):
     response = await post(client, "/api/v1/tickets", NEW, world.customer_a)
     assert response.status_code == 201, response.text
     created = response.json()
-    assert created["number"].endswith("-000001") and created["status"] == "new" and created["quoted_points"] == 0
+    # The point table in force prices "general" at 1 point.
+    assert created["number"].endswith("-000001") and created["status"] == "new" and created["quoted_points"] == 1
     detail = await client.get(f"/api/v1/tickets/{created['id']}", headers=await bearer(world.customer_a2))
     assert detail.status_code == 200
     body = detail.json()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.accounts.tables import OrganizationRouting
 from app.notifications.sender import send_due_mail
 from app.tickets import services as tickets
-from tests.factories import caller, make_department, make_organization, make_request_type, make_user
+from tests.factories import caller, give_points, make_department, make_organization, make_request_type, make_user
 from tests.integration.mail_catcher import smtp_server  # noqa: F401 (fixture)
 
 
@@ -14,6 +14,7 @@ async def test_a_request_and_its_answers_reach_the_right_mailboxes(smtp_server):
     agent = await make_user("agent", department=network, email="sato@vendor.jp", name="佐藤 花子")
     await make_user("agent", department=await make_department("会計"), email="kato@vendor.jp")
     org = await make_organization("株式会社みどり商事")
+    await give_points(org)
     await OrganizationRouting(organization=org.id, department=network.id).save()
     customer = await make_user("customer_member", organization=org, email="yamada@midori.co.jp", name="山田 太郎")
     await make_request_type()
