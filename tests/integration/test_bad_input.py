@@ -21,20 +21,21 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import BaseModel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from app import db
-from pricing import services as pricing
-from pricing.rules import Bundle
-from pricing.tables import PointTableVersion
 from app.accounts.tokens import create_token
 from app.server import create_app
 from app.tickets import points as ticket_points
 from app.tickets import services as tickets
 from app.tickets.tables import Ticket
+from pricing import services as pricing
+from pricing.rules import Bundle
+from pricing.tables import PointTableVersion
 from tests.factories import (
+    PASSWORD,
     caller,
     give_points,
     make_custom_field,
@@ -45,7 +46,6 @@ from tests.factories import (
     price_request_type,
     sign_in,
 )
-from tests.factories import PASSWORD
 from tests.integration.test_tenant_isolation import changed_tables, snapshot
 
 LONG = "あ" * 100_000

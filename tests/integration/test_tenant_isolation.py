@@ -7,7 +7,8 @@ is isolated makes `test_every_route_that_takes_an_id_has_an_isolation_case` fail
 
 One two-company world is built once for this module (building it costs more than all the checks),
 so the autouse `empty_database` fixture of tests/conftest.py is replaced here by one that keeps
-it. No test in this module may change the world; the checks assert precisely that nothing changes.
+it. A test here may add rows of its own but never changes the shared ones: the checks assert
+precisely that the refused calls change nothing.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Callable
-from functools import cache
 from dataclasses import dataclass
+from functools import cache
 from types import SimpleNamespace
 
 import httpx
@@ -514,7 +515,8 @@ async def test_lists_searches_and_exports_never_show_another_companys_rows(world
     ]
     failures = []
     for path in _list_routes():
-        for query in queries:
+        # A PDF is compressed (the mark cannot be read in it) and costs a rendering: asked once.
+        for query in queries[:1] if path.endswith(".pdf") else queries:
             for who in ("a_admin", "a_member"):
                 browser, headers = getattr(browsers, who), getattr(tokens, who)
                 url = path + query
