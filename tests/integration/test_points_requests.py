@@ -338,3 +338,19 @@ async def test_the_customer_admin_sets_the_approval_limit_in_the_portal(client, 
     response = await client.post("/portal/points/approval-limit", data={"approval_limit": "3", **csrf(client)})
     assert response.status_code in (302, 303)
     assert await points.approval_limit_of(world.org_a.id) == 3
+
+
+async def test_requests_filed_at_once_never_spend_more_than_the_balance(world):
+    import asyncio
+
+    small = await make_organization()
+    await give_points(small, 7)
+    member = await make_user("customer_member", organization=small)
+    results = await asyncio.gather(*(file(world, who=member) for _ in range(5)), return_exceptions=True)
+    filed = [r for r in results if not isinstance(r, Exception)]
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(filed) == 2 and all(isinstance(r, InsufficientPoints) for r in refused)
+    assert await Ticket.count().where(Ticket.organization == small.id) == 2
+    balance = await ledger.balance(small.id)
+    assert (balance.available, balance.held) == (1, 6)
+    await assert_books_clean()
