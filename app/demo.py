@@ -44,8 +44,7 @@ from app.tickets import points as ticket_points
 from app.tickets import services as tickets
 from app.tickets.attachments import Upload
 from app.tickets.tables import Attachment, PointChangeRequest, Ticket, TicketEvent, TicketMessage
-from billing import clock
-from billing import ledger
+from billing import clock, ledger
 from billing.tables import PointLot, PointsAccount
 from pricing import services as pricing
 from pricing.rules import Bundle, PrioritySurcharge, RequestTypePrice, lot_expiry

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.errors import IllegalTransition, InsufficientPoints, InvalidInput, NotAllowed
+from app.errors import IllegalTransition, InsufficientPoints, InvalidInput, NotAllowed, NotFound
 from app.notifications.tables import OutboxMessage
 from app.tickets import points, services
 from app.tickets.tables import PointChangeRequest, Ticket, TicketCounter
@@ -206,7 +206,7 @@ async def test_a_dearer_classification_waits_for_the_customer_who_approves(world
     mails = await OutboxMessage.select(OutboxMessage.to_address).where(OutboxMessage.kind == "point_change_pending")
     assert {m["to_address"] for m in mails} == {world.customer_a.email, world.customer_a2.email}
     # Another company's member cannot answer; the requester can.
-    with pytest.raises(Exception):
+    with pytest.raises(NotFound):
         await points.decide_change(caller(world.customer_b), ticket.id, pending.id, approve=True)
     change = await points.decide_change(caller(world.customer_a), ticket.id, pending.id, approve=True)
     assert change.status == "approved"
