@@ -7,7 +7,7 @@ SQLite cannot add a CHECK to an existing table: it gets triggers that abort the 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-ID = "2026-11-23T14:37:16:062320"
+ID = "2026-11-23T15:21:10:981203"
 VERSION = "1.38.0"
 DESCRIPTION = "constraints and indexes"
 
@@ -53,6 +53,8 @@ POSTGRES_STATEMENTS = ['ALTER TABLE "users" ADD CONSTRAINT known_role CHECK (rol
  'ALTER TABLE "tickets" ADD CONSTRAINT known_category CHECK (category IN (\'question\', '
  "'incident', 'change_request', 'notice', 'other'))",
  'ALTER TABLE "tickets" ADD CONSTRAINT version_positive CHECK (version >= 1)',
+ 'ALTER TABLE "tickets" ADD CONSTRAINT quoted_points_not_negative CHECK (quoted_points >= 0)',
+ 'ALTER TABLE "tickets" ADD CONSTRAINT extra_minutes_not_negative CHECK (extra_minutes >= 0)',
  'CREATE INDEX tickets_organization_id ON "tickets" ("organization", "id")',
  'CREATE INDEX tickets_status_id ON "tickets" ("status", "id")',
  'CREATE INDEX tickets_assignee_id ON "tickets" ("assignee", "id")',
@@ -67,12 +69,26 @@ POSTGRES_STATEMENTS = ['ALTER TABLE "users" ADD CONSTRAINT known_role CHECK (rol
  "'number', 'date', 'choice'))",
  'CREATE INDEX ticket_search_grams ON ticket_search USING gin (grams)',
  'ALTER TABLE ticket_search ALTER COLUMN grams SET STORAGE EXTERNAL',
+ 'ALTER TABLE "point_change_requests" ADD CONSTRAINT point_change_known_kind CHECK (kind IN '
+ "('reclassify', 'overage'))",
+ 'ALTER TABLE "point_change_requests" ADD CONSTRAINT point_change_known_status CHECK (status '
+ "IN ('pending', 'approved', 'declined', 'applied'))",
+ 'ALTER TABLE "point_change_requests" ADD CONSTRAINT point_change_points_not_negative CHECK '
+ '(from_points >= 0 AND to_points >= 0)',
+ 'ALTER TABLE "point_change_requests" ADD CONSTRAINT point_change_decided CHECK (status = '
+ "'pending' OR decided_at IS NOT NULL)",
+ 'CREATE INDEX point_change_requests_ticket_status ON "point_change_requests" ("ticket", '
+ '"status")',
+ 'ALTER TABLE "points_policies" ADD CONSTRAINT approval_limit_not_negative CHECK '
+ '(approval_limit >= 0)',
  'ALTER TABLE "outbox_messages" ADD CONSTRAINT known_status CHECK (status IN (\'pending\', '
  "'sent', 'failed'))",
  'CREATE INDEX outbox_messages_due ON "outbox_messages" ("status", "send_after")',
  'ALTER TABLE "points_accounts" ADD CONSTRAINT account_available_not_negative CHECK (available '
  '>= 0)',
  'ALTER TABLE "points_accounts" ADD CONSTRAINT account_held_not_negative CHECK (held >= 0)',
+ 'ALTER TABLE "points_accounts" ADD CONSTRAINT account_low_balance_threshold_positive CHECK '
+ '(low_balance_threshold IS NULL OR low_balance_threshold > 0)',
  'ALTER TABLE "point_lots" ADD CONSTRAINT lot_known_source CHECK (source IN (\'grant\', '
  "'purchase', 'adjustment'))",
  'ALTER TABLE "point_lots" ADD CONSTRAINT lot_points_positive CHECK (points > 0)',
@@ -132,7 +148,13 @@ POSTGRES_STATEMENTS = ['ALTER TABLE "users" ADD CONSTRAINT known_role CHECK (rol
  'ALTER TABLE "point_allocations" ADD CONSTRAINT allocation_moves_points CHECK '
  '(remaining_delta <> 0 OR held_delta <> 0)',
  'CREATE TRIGGER point_allocations_append_only BEFORE UPDATE OR DELETE ON point_allocations '
- 'FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()']
+ 'FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()',
+ 'ALTER TABLE "point_expiry_reminders" ADD CONSTRAINT reminder_known_days CHECK (days_before '
+ 'IN (30, 7))',
+ 'ALTER TABLE "point_expiry_reminders" ADD CONSTRAINT reminder_points_positive CHECK (points > '
+ '0)',
+ 'CREATE UNIQUE INDEX point_expiry_reminders_once ON "point_expiry_reminders" ("lot", '
+ '"days_before")']
 
 SQLITE_STATEMENTS = ['CREATE TRIGGER users_known_role_insert BEFORE INSERT ON "users" WHEN NOT (NEW.role IN '
  "('admin', 'agent', 'finance', 'customer_admin', 'customer_member')) BEGIN SELECT "
@@ -261,6 +283,18 @@ SQLITE_STATEMENTS = ['CREATE TRIGGER users_known_role_insert BEFORE INSERT ON "u
  'CREATE TRIGGER tickets_version_positive_update BEFORE UPDATE ON "tickets" WHEN NOT '
  "(NEW.version >= 1) BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: version_positive'); "
  'END',
+ 'CREATE TRIGGER tickets_quoted_points_not_negative_insert BEFORE INSERT ON "tickets" WHEN NOT '
+ "(NEW.quoted_points >= 0) BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: "
+ "quoted_points_not_negative'); END",
+ 'CREATE TRIGGER tickets_quoted_points_not_negative_update BEFORE UPDATE ON "tickets" WHEN NOT '
+ "(NEW.quoted_points >= 0) BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: "
+ "quoted_points_not_negative'); END",
+ 'CREATE TRIGGER tickets_extra_minutes_not_negative_insert BEFORE INSERT ON "tickets" WHEN NOT '
+ "(NEW.extra_minutes >= 0) BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: "
+ "extra_minutes_not_negative'); END",
+ 'CREATE TRIGGER tickets_extra_minutes_not_negative_update BEFORE UPDATE ON "tickets" WHEN NOT '
+ "(NEW.extra_minutes >= 0) BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: "
+ "extra_minutes_not_negative'); END",
  'CREATE INDEX tickets_organization_id ON "tickets" ("organization", "id")',
  'CREATE INDEX tickets_status_id ON "tickets" ("status", "id")',
  'CREATE INDEX tickets_assignee_id ON "tickets" ("assignee", "id")',
@@ -282,6 +316,40 @@ SQLITE_STATEMENTS = ['CREATE TRIGGER users_known_role_insert BEFORE INSERT ON "u
  'CREATE TRIGGER custom_fields_known_type_update BEFORE UPDATE ON "custom_fields" WHEN NOT '
  "(NEW.field_type IN ('text', 'number', 'date', 'choice')) BEGIN SELECT RAISE(ABORT, 'CHECK "
  "constraint failed: known_type'); END",
+ 'CREATE TRIGGER point_change_requests_point_change_known_kind_insert BEFORE INSERT ON '
+ '"point_change_requests" WHEN NOT (NEW.kind IN (\'reclassify\', \'overage\')) BEGIN SELECT '
+ "RAISE(ABORT, 'CHECK constraint failed: point_change_known_kind'); END",
+ 'CREATE TRIGGER point_change_requests_point_change_known_kind_update BEFORE UPDATE ON '
+ '"point_change_requests" WHEN NOT (NEW.kind IN (\'reclassify\', \'overage\')) BEGIN SELECT '
+ "RAISE(ABORT, 'CHECK constraint failed: point_change_known_kind'); END",
+ 'CREATE TRIGGER point_change_requests_point_change_known_status_insert BEFORE INSERT ON '
+ '"point_change_requests" WHEN NOT (NEW.status IN (\'pending\', \'approved\', \'declined\', '
+ "'applied')) BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: point_change_known_status'); "
+ 'END',
+ 'CREATE TRIGGER point_change_requests_point_change_known_status_update BEFORE UPDATE ON '
+ '"point_change_requests" WHEN NOT (NEW.status IN (\'pending\', \'approved\', \'declined\', '
+ "'applied')) BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: point_change_known_status'); "
+ 'END',
+ 'CREATE TRIGGER point_change_requests_point_change_points_not_negative_insert BEFORE INSERT '
+ 'ON "point_change_requests" WHEN NOT (NEW.from_points >= 0 AND NEW.to_points >= 0) BEGIN '
+ "SELECT RAISE(ABORT, 'CHECK constraint failed: point_change_points_not_negative'); END",
+ 'CREATE TRIGGER point_change_requests_point_change_points_not_negative_update BEFORE UPDATE '
+ 'ON "point_change_requests" WHEN NOT (NEW.from_points >= 0 AND NEW.to_points >= 0) BEGIN '
+ "SELECT RAISE(ABORT, 'CHECK constraint failed: point_change_points_not_negative'); END",
+ 'CREATE TRIGGER point_change_requests_point_change_decided_insert BEFORE INSERT ON '
+ '"point_change_requests" WHEN NOT (NEW.status = \'pending\' OR NEW.decided_at IS NOT NULL) '
+ "BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: point_change_decided'); END",
+ 'CREATE TRIGGER point_change_requests_point_change_decided_update BEFORE UPDATE ON '
+ '"point_change_requests" WHEN NOT (NEW.status = \'pending\' OR NEW.decided_at IS NOT NULL) '
+ "BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: point_change_decided'); END",
+ 'CREATE INDEX point_change_requests_ticket_status ON "point_change_requests" ("ticket", '
+ '"status")',
+ 'CREATE TRIGGER points_policies_approval_limit_not_negative_insert BEFORE INSERT ON '
+ '"points_policies" WHEN NOT (NEW.approval_limit >= 0) BEGIN SELECT RAISE(ABORT, \'CHECK '
+ "constraint failed: approval_limit_not_negative'); END",
+ 'CREATE TRIGGER points_policies_approval_limit_not_negative_update BEFORE UPDATE ON '
+ '"points_policies" WHEN NOT (NEW.approval_limit >= 0) BEGIN SELECT RAISE(ABORT, \'CHECK '
+ "constraint failed: approval_limit_not_negative'); END",
  'CREATE TRIGGER outbox_messages_known_status_insert BEFORE INSERT ON "outbox_messages" WHEN '
  "NOT (NEW.status IN ('pending', 'sent', 'failed')) BEGIN SELECT RAISE(ABORT, 'CHECK "
  "constraint failed: known_status'); END",
@@ -301,6 +369,14 @@ SQLITE_STATEMENTS = ['CREATE TRIGGER users_known_role_insert BEFORE INSERT ON "u
  'CREATE TRIGGER points_accounts_account_held_not_negative_update BEFORE UPDATE ON '
  '"points_accounts" WHEN NOT (NEW.held >= 0) BEGIN SELECT RAISE(ABORT, \'CHECK constraint '
  "failed: account_held_not_negative'); END",
+ 'CREATE TRIGGER points_accounts_account_low_balance_threshold_positive_insert BEFORE INSERT '
+ 'ON "points_accounts" WHEN NOT (NEW.low_balance_threshold IS NULL OR '
+ "NEW.low_balance_threshold > 0) BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: "
+ "account_low_balance_threshold_positive'); END",
+ 'CREATE TRIGGER points_accounts_account_low_balance_threshold_positive_update BEFORE UPDATE '
+ 'ON "points_accounts" WHEN NOT (NEW.low_balance_threshold IS NULL OR '
+ "NEW.low_balance_threshold > 0) BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: "
+ "account_low_balance_threshold_positive'); END",
  'CREATE TRIGGER point_lots_lot_known_source_insert BEFORE INSERT ON "point_lots" WHEN NOT '
  "(NEW.source IN ('grant', 'purchase', 'adjustment')) BEGIN SELECT RAISE(ABORT, 'CHECK "
  "constraint failed: lot_known_source'); END",
@@ -429,7 +505,21 @@ SQLITE_STATEMENTS = ['CREATE TRIGGER users_known_role_insert BEFORE INSERT ON "u
  "RAISE(ABORT, 'CHECK constraint failed: allocation_moves_points'); END",
  'CREATE TRIGGER point_allocations_allocation_moves_points_update BEFORE UPDATE ON '
  '"point_allocations" WHEN NOT (NEW.remaining_delta <> 0 OR NEW.held_delta <> 0) BEGIN SELECT '
- "RAISE(ABORT, 'CHECK constraint failed: allocation_moves_points'); END"]
+ "RAISE(ABORT, 'CHECK constraint failed: allocation_moves_points'); END",
+ 'CREATE TRIGGER point_expiry_reminders_reminder_known_days_insert BEFORE INSERT ON '
+ '"point_expiry_reminders" WHEN NOT (NEW.days_before IN (30, 7)) BEGIN SELECT RAISE(ABORT, '
+ "'CHECK constraint failed: reminder_known_days'); END",
+ 'CREATE TRIGGER point_expiry_reminders_reminder_known_days_update BEFORE UPDATE ON '
+ '"point_expiry_reminders" WHEN NOT (NEW.days_before IN (30, 7)) BEGIN SELECT RAISE(ABORT, '
+ "'CHECK constraint failed: reminder_known_days'); END",
+ 'CREATE TRIGGER point_expiry_reminders_reminder_points_positive_insert BEFORE INSERT ON '
+ '"point_expiry_reminders" WHEN NOT (NEW.points > 0) BEGIN SELECT RAISE(ABORT, \'CHECK '
+ "constraint failed: reminder_points_positive'); END",
+ 'CREATE TRIGGER point_expiry_reminders_reminder_points_positive_update BEFORE UPDATE ON '
+ '"point_expiry_reminders" WHEN NOT (NEW.points > 0) BEGIN SELECT RAISE(ABORT, \'CHECK '
+ "constraint failed: reminder_points_positive'); END",
+ 'CREATE UNIQUE INDEX point_expiry_reminders_once ON "point_expiry_reminders" ("lot", '
+ '"days_before")']
 
 
 async def forwards():
