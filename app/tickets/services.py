@@ -54,7 +54,7 @@ from app.schema import MAX_ID
 from app.settings import get_settings
 from app.tickets import points
 from app.tickets.attachments import StoredFile, Upload, discard, record_files, store_uploads
-from app.tickets.search import keyword_filter, refresh_search_document
+from app.tickets.search import keyword_condition, refresh_search_document
 from app.tickets.tables import (
     CATEGORIES,
     PRIORITIES,
@@ -1307,7 +1307,7 @@ async def _filtered(query, caller: Caller, filters: TicketFilters):
         if end is not None:
             query = query.where(column < _day_start(end + timedelta(days=1)))
     if filters.q:
-        condition = keyword_filter(filters.q, include_internal=caller.is_staff)
+        condition = await keyword_condition(filters.q, include_internal=caller.is_staff)
         if condition is not None:
             query = query.where(condition)
     return query

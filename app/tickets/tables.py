@@ -91,6 +91,8 @@ class Ticket(Table, tablename="tickets"):
         "tickets_updated_at": ("updated_at",),
         # The console's overdue and urgent lists: open statuses, soonest due first.
         "tickets_status_resolution_due": ("status", "resolution_due_at"),
+        # A request page lists the follow-ups of the request.
+        "tickets_follow_up_of": ("follow_up_of",),
     }
 
 

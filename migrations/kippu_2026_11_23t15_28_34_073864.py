@@ -7,7 +7,7 @@ SQLite cannot add a CHECK to an existing table: it gets triggers that abort the 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-ID = "2026-11-23T15:21:10:981203"
+ID = "2026-11-23T15:28:34:073864"
 VERSION = "1.38.0"
 DESCRIPTION = "constraints and indexes"
 
@@ -63,6 +63,7 @@ POSTGRES_STATEMENTS = ['ALTER TABLE "users" ADD CONSTRAINT known_role CHECK (rol
  'CREATE INDEX tickets_requester_id ON "tickets" ("requester", "id")',
  'CREATE INDEX tickets_updated_at ON "tickets" ("updated_at")',
  'CREATE INDEX tickets_status_resolution_due ON "tickets" ("status", "resolution_due_at")',
+ 'CREATE INDEX tickets_follow_up_of ON "tickets" ("follow_up_of")',
  'ALTER TABLE "ticket_messages" ADD CONSTRAINT minutes_not_negative CHECK (minutes_spent >= 0)',
  'CREATE UNIQUE INDEX one_watch_per_user ON "ticket_watchers" ("ticket", "user")',
  'ALTER TABLE "custom_fields" ADD CONSTRAINT known_type CHECK (field_type IN (\'text\', '
@@ -303,6 +304,7 @@ SQLITE_STATEMENTS = ['CREATE TRIGGER users_known_role_insert BEFORE INSERT ON "u
  'CREATE INDEX tickets_requester_id ON "tickets" ("requester", "id")',
  'CREATE INDEX tickets_updated_at ON "tickets" ("updated_at")',
  'CREATE INDEX tickets_status_resolution_due ON "tickets" ("status", "resolution_due_at")',
+ 'CREATE INDEX tickets_follow_up_of ON "tickets" ("follow_up_of")',
  'CREATE TRIGGER ticket_messages_minutes_not_negative_insert BEFORE INSERT ON '
  '"ticket_messages" WHEN NOT (NEW.minutes_spent >= 0) BEGIN SELECT RAISE(ABORT, \'CHECK '
  "constraint failed: minutes_not_negative'); END",
