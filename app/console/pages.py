@@ -277,6 +277,10 @@ class ConsoleController(Controller):
                 "reply": dict(reply or {}),
                 "now": datetime.now(UTC),
                 "flash": pop_flash(request),
+                "watchers": await services.watchers(caller, ticket_id),
+                "watch_base": f"/console/tickets/{ticket_id}",
+                "watch_event_kinds": services.WATCH_EVENT_KINDS,
+                "describe_watch_event": services.describe_watch_event,
                 **LABELS,
             },
             status_code=status_code,
@@ -295,6 +299,26 @@ class ConsoleController(Controller):
         except REFUSED as exc:
             return await self._ticket_page(request, ticket_id, status_code=exc.status_code, error=exc, reply=reply)
         flash(request, done if isinstance(done, str) else await done())
+        return Redirect(path=f"/console/tickets/{ticket_id}", status_code=303)
+
+    @post("/tickets/{ticket_id:int}/watch")
+    async def watch(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
+        await services.watch(caller_of(request), ticket_id)
+        return await self._watchers(request, ticket_id, _("You are now watching this request."))
+
+    @post("/tickets/{ticket_id:int}/unwatch")
+    async def unwatch(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
+        await services.unwatch(caller_of(request), ticket_id)
+        return await self._watchers(request, ticket_id, _("You stopped watching this request."))
+
+    async def _watchers(self, request: HTMXRequest, ticket_id: int, done: str) -> Template | Redirect:
+        """After (un)watching: the watchers box for an HTMX swap, else back to the request page."""
+        if request.htmx and not request.htmx.history_restore_request:
+            return Template("portal/partials/watchers.html.jinja2", context={
+                "ticket_id": ticket_id, "watch_base": f"/console/tickets/{ticket_id}",
+                "watchers": await services.watchers(caller_of(request), ticket_id),
+            }, status_code=200)
+        flash(request, done)
         return Redirect(path=f"/console/tickets/{ticket_id}", status_code=303)
 
     @post("/tickets/{ticket_id:int}/take")

@@ -251,6 +251,8 @@ class PortalController(Controller):
             balance_path=ticket_points.BALANCE_PATH,
             limits=limits_text(),
             accept=accept_attribute(),
+            watchers=await services.watchers(caller_of(request), ticket_id),
+            watch_base=f"/portal/tickets/{ticket_id}",
         )
 
     @get("/tickets/{ticket_id:int}")
@@ -297,6 +299,24 @@ class PortalController(Controller):
             flash(request, _("The request was cancelled."))
         else:
             flash(request, _("The status is now {status}.", status=services.status_label(ticket.status)))
+        return Redirect(path=f"/portal/tickets/{ticket_id}")
+
+    @post("/tickets/{ticket_id:int}/watch")
+    async def watch(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
+        await services.watch(caller_of(request), ticket_id)
+        return await self._watchers(request, ticket_id, _("You are now watching this request."))
+
+    @post("/tickets/{ticket_id:int}/unwatch")
+    async def unwatch(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
+        await services.unwatch(caller_of(request), ticket_id)
+        return await self._watchers(request, ticket_id, _("You stopped watching this request."))
+
+    async def _watchers(self, request: HTMXRequest, ticket_id: int, done: str) -> Template | Redirect:
+        """After (un)watching: the watchers box for an HTMX swap, else back to the request page."""
+        if wants_fragment(request):
+            return fragment("watchers", ticket_id=ticket_id, watch_base=f"/portal/tickets/{ticket_id}",
+                            watchers=await services.watchers(caller_of(request), ticket_id))
+        flash(request, done)
         return Redirect(path=f"/portal/tickets/{ticket_id}")
 
     @post("/tickets/{ticket_id:int}/point-changes/{change_id:int}/{answer:str}")

@@ -316,6 +316,10 @@ ISOLATION_CASES: dict[tuple[str, str], tuple[str, Callable]] = {
                                        for u in _change_urls(w, "/portal/tickets/{}/point-changes/{}")], {})),
     ("GET", "/portal/tickets/{ticket_id:int}/attachments/{attachment_id:int}"):
         ("not_found", _get(lambda w: _file_urls(w, "/portal/tickets/{}/attachments/{}"))),
+    ("POST", "/portal/tickets/{ticket_id:int}/watch"):
+        ("not_found", _post(lambda w: _ticket_urls(w, "/portal/tickets/{}/watch"), {})),
+    ("POST", "/portal/tickets/{ticket_id:int}/unwatch"):
+        ("not_found", _post(lambda w: _ticket_urls(w, "/portal/tickets/{}/unwatch"), {})),
     # ---------------------------------------------------------------- one's own account
     ("POST", "/account/tokens/{token_id:int}/revoke"):
         ("not_found", _post(lambda w: [f"/account/tokens/{w.b.token_id}/revoke",
@@ -353,6 +357,10 @@ ISOLATION_CASES: dict[tuple[str, str], tuple[str, Callable]] = {
                              lambda w: {**_b_version(w), "extra_minutes": "30", "reason": "他社への追加"})),
     ("GET", "/console/tickets/{ticket_id:int}/attachments/{attachment_id:int}"):
         ("staff_only", _get(lambda w: _file_urls(w, "/console/tickets/{}/attachments/{}"))),
+    ("POST", "/console/tickets/{ticket_id:int}/watch"):
+        ("staff_only", _post(lambda w: _ticket_urls(w, "/console/tickets/{}/watch"), {})),
+    ("POST", "/console/tickets/{ticket_id:int}/unwatch"):
+        ("staff_only", _post(lambda w: _ticket_urls(w, "/console/tickets/{}/unwatch"), {})),
     ("GET", "/console/organizations/{organization_id:int}/points"):
         ("staff_only", _get(lambda w: [f"/console/organizations/{w.b.org}/points"])),
     ("POST", "/console/organizations/{organization_id:int}/points/adjustments"):
