@@ -148,11 +148,24 @@ def _text_condition(query_terms: list[str], include_internal: bool, prefix: str)
 
 
 def _indexed(query_terms: list[str], include_internal: bool) -> WhereRaw:
-    """Rare terms: candidates from the GIN index on grams, rechecked exactly, then sorted."""
+    """Rare terms: candidates from the GIN index on grams, rechecked exactly, then sorted.
+
+    For staff, 1- and 2-character terms need no recheck: the grams are every 1- and 2-character
+    substring of the public and internal text (the separator between them is whitespace, which a
+    term never contains), so the index answer is already exact and no text is read.
+    """
+    grams_needed = query_grams(query_terms)
+    if include_internal and all(len(term) <= 2 for term in query_terms) and len(grams_needed) == len(
+        set(query_terms)
+    ):
+        return WhereRaw(
+            "tickets.id = ANY (ARRAY(SELECT ticket FROM ticket_search WHERE grams @> {}::text[]))",
+            grams_needed,
+        )
     text, values = _text_condition(query_terms, include_internal, "")
     return WhereRaw(
         "tickets.id = ANY (ARRAY(SELECT ticket FROM ticket_search WHERE grams @> {}::text[] AND " + text + "))",
-        query_grams(query_terms),
+        grams_needed,
         *values,
     )
 
