@@ -279,8 +279,6 @@ class ConsoleController(Controller):
                 "flash": pop_flash(request),
                 "watchers": await services.watchers(caller, ticket_id),
                 "watch_base": f"/console/tickets/{ticket_id}",
-                "watch_event_kinds": services.WATCH_EVENT_KINDS,
-                "describe_watch_event": services.describe_watch_event,
                 **LABELS,
             },
             status_code=status_code,

@@ -1383,6 +1383,8 @@ async def overdue_tickets(caller: Caller, limit: int = 20, now: datetime | None 
 
 def describe_event(event: EventView) -> str:
     """One history line as a sentence in the current locale."""
+    if event.kind in WATCH_EVENT_KINDS:
+        return describe_watch_event(event.kind)
     detail = event.detail
     if event.kind == "created":
         if detail.get("follow_up_of"):
