@@ -98,10 +98,9 @@ def from_domain(exc: Exception) -> KippuError:
     illegal_transition; refunds and locked or missing point tables → 409 conflict; a ledger
     idempotency key reused → 409 idempotency_key_reused.
     """
+    from app.i18n import _
     from billing import errors as ledger
     from pricing import errors as pricing
-
-    from app.i18n import _
 
     if not isinstance(exc, (ledger.LedgerError, pricing.PricingError)):
         raise TypeError(f"not a billing or pricing error: {exc!r}")

@@ -30,7 +30,6 @@ import asyncpg
 from litestar import MediaType, Request, Response
 from piccolo.columns import ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
-
 from pydantic import BaseModel
 
 from app.accounts.caller import Caller

@@ -6,15 +6,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.csrf import CSRFConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.exceptions import HTTPException, NotFoundException, SerializationException, ValidationException
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.htmx import HTMXConfig, HTMXPlugin, HTMXRequest
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
@@ -24,9 +23,6 @@ from litestar.stores.registry import StoreRegistry
 from litestar.template.config import TemplateConfig
 
 from app import db
-from billing import clock as billing_clock
-from billing.errors import LedgerError
-from pricing.errors import PricingError
 from app.accounts.middleware import CallerMiddleware, current_caller
 from app.errors import KippuError, NotAuthenticated, from_domain
 from app.i18n import _, current_locale, format_date, format_datetime
@@ -34,6 +30,9 @@ from app.jobs import scheduler_lifespan
 from app.routes import ROUTE_HANDLERS
 from app.schema import MAX_ID
 from app.settings import ROOT, Settings, get_settings
+from billing import clock as billing_clock
+from billing.errors import LedgerError
+from pricing.errors import PricingError
 
 log = logging.getLogger("kippu")
 

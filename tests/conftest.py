@@ -22,8 +22,8 @@ else:
     os.environ["DATABASE_URL"] = f"sqlite:///{_var / 'test.sqlite3'}"
 
 import asyncpg  # noqa: E402
-import pytest  # noqa: E402
 import httpx  # noqa: E402
+import pytest  # noqa: E402
 
 import app  # noqa: E402,F401
 from app import db  # noqa: E402

@@ -13,7 +13,6 @@ from app.accounts.tables import User
 from app.accounts.tokens import caller_for_token
 from app.i18n import set_locale
 
-
 _current_caller: ContextVar[Caller | None] = ContextVar("caller", default=None)
 
 

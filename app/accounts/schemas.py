@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from app.accounts.passwords import MIN_LENGTH
-from app.schema import MAX_ID
 from app.accounts.services import (
     MAX_PASSWORD_LENGTH,
     DepartmentInfo,
@@ -17,6 +16,7 @@ from app.accounts.services import (
     Page,
     UserInfo,
 )
+from app.schema import MAX_ID
 
 Email = Annotated[EmailStr, Field(max_length=254)]
 Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_PASSWORD_LENGTH)]

@@ -15,8 +15,6 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from pydantic import BaseModel
 
-from pricing.rules import PRIORITIES
-
 from app.accounts.guards import caller_of, requires_admin
 from app.accounts.pages import FORM, flash, form_errors, pop_flash
 from app.admin import services as admin_services
@@ -24,6 +22,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.i18n import _, format_datetime
 from app.points import services
 from app.points.pages import DOCUMENT, document_context, document_pdf, helpers
+from pricing.rules import PRIORITIES
 
 REFUSED = (InvalidInput, Conflict)
 

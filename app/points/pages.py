@@ -18,15 +18,14 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 from pydantic import BaseModel
 
-from billing.documents import render_pdf
-from pricing.rules import Bundle, PointTable
-
 from app.accounts import services as people
 from app.accounts.guards import caller_of, requires_customer, requires_staff
 from app.accounts.pages import FORM, flash, form_errors, pop_flash
-from app.errors import Conflict, InvalidInput, InsufficientPoints, NotAllowed
+from app.errors import Conflict, InsufficientPoints, InvalidInput, NotAllowed
 from app.i18n import _, current_locale
 from app.points import services
+from billing.documents import render_pdf
+from pricing.rules import Bundle, PointTable
 
 DOCUMENT = "documents/price_table.html.jinja2"
 REFUSED = (InvalidInput, Conflict, InsufficientPoints, NotAllowed)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from billing.ledger import Balance, Posted
-from pricing.rules import Bundle, PriceList, RequestTypePrice
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from app.points.services import HistoryEntry
+from billing.ledger import Balance, Posted
+from pricing.rules import Bundle, PriceList, RequestTypePrice
 
 
 class LocalizedText(BaseModel):

@@ -17,21 +17,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from billing import clock, ledger
-from billing.errors import LedgerError
-from pricing import services as pricing
-from pricing.errors import NoPointTableInForce, PricingError
-from pricing.rules import PRIORITIES, Bundle, PointTable, PriceList, PrioritySurcharge, RequestTypePrice
-
 from app.accounts.caller import Caller
 from app.accounts.services import clean_text, decode_cursor, encode_cursor, reject_control_characters
-from app.admin.services import REQUEST_TYPE_CODE
 from app.accounts.tables import Organization, User
+from app.admin.services import REQUEST_TYPE_CODE
 from app.errors import InvalidInput, NotAllowed, NotFound, from_domain
 from app.i18n import _
 from app.schema import MAX_ID
 from app.settings import get_settings
 from app.tickets.tables import Ticket
+from billing import clock, ledger
+from billing.errors import LedgerError
+from pricing import services as pricing
+from pricing.errors import NoPointTableInForce, PricingError
+from pricing.rules import PRIORITIES, Bundle, PointTable, PriceList, PrioritySurcharge, RequestTypePrice
 
 HISTORY_PAGE_SIZE = 50
 ORGANIZATIONS_PAGE_SIZE = 50

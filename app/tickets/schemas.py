@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 from app.schema import MAX_ID
 from app.tickets.points import ChangeView, PointsStory
 from app.tickets.services import (
-    SUBJECT_MAX,
     BODY_MAX,
     MINUTES_MAX,
+    SUBJECT_MAX,
     AttachmentView,
     EventView,
     MessageView,

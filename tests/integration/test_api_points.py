@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from app.tickets.tables import RequestType
 from billing import clock, ledger
 from billing.verify import verify
 from pricing import Bundle, PrioritySurcharge, RequestTypePrice
 from pricing import services as pricing
-
-from app.tickets.tables import RequestType
 from tests.factories import bearer, make_organization, make_ticket, make_user
 
 INVESTIGATION = RequestTypePrice(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from app import db
+from app.accounts.tables import User
 from app.i18n import current_locale, set_locale
 from app.notifications import services as notify
 from app.notifications.sender import SendResult, send_due_mail
 from app.notifications.tables import OutboxMessage
-from app.accounts.tables import User
 from app.tickets.tables import Ticket
 from tests.factories import (
     make_department,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from app.points import services
 from billing import clock, ledger
 from billing.verify import verify
-
-from app.points import services
 from tests.factories import caller, csrf, make_organization, make_user, sign_in
 
 

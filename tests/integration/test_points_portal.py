@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from app.tickets.tables import RequestType
 from billing import clock, ledger
 from pricing import Bundle, PrioritySurcharge, RequestTypePrice
 from pricing import services as pricing
-
-from app.tickets.tables import RequestType
 from tests.factories import make_organization, make_ticket, make_user, sign_in
 
 QUESTION = RequestTypePrice(

@@ -8,7 +8,6 @@ from datetime import timedelta
 from billing import clock
 from pricing import Bundle, PrioritySurcharge, RequestTypePrice
 from pricing import services as pricing
-
 from tests.factories import csrf, make_organization, make_user, sign_in
 
 QUESTION = RequestTypePrice(code="question", name_ja="操作方法のご質問", name_en="How-to question", points=1)

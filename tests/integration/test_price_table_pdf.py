@@ -11,7 +11,6 @@ from pypdf import PdfReader
 from billing.documents import render_pdf
 from pricing import Bundle, PrioritySurcharge, RequestTypePrice
 from pricing import services as pricing
-
 from tests.factories import make_organization, make_user, sign_in
 
 PRICES = (
