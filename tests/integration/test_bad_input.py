@@ -471,6 +471,10 @@ def form_cases(w) -> list[FormCase]:
                  f"/portal/tickets/{w.ticket}/point-changes/{w.change}/decline"),
         FormCase("/portal/points/approval-limit", "customer", "/portal/points/approval-limit",
                  {"approval_limit": "5"}),
+        FormCase("/portal/tickets/{ticket_id:int}/watch", "customer", f"/portal/tickets/{w.ticket}/watch"),
+        FormCase("/portal/tickets/{ticket_id:int}/unwatch", "customer", f"/portal/tickets/{w.ticket}/unwatch"),
+        FormCase("/console/tickets/{ticket_id:int}/watch", "agent", f"{t}/watch"),
+        FormCase("/console/tickets/{ticket_id:int}/unwatch", "agent", f"{t}/unwatch"),
         # one's own account
         FormCase("/account/profile", "member", "/account/profile", {"name": "名前", "locale": "ja"}),
         FormCase("/account/password", "member", "/account/password",
