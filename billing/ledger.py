@@ -696,6 +696,16 @@ async def increase_hold(
         )
 
 
+def _part_of_hold(held: _Hold, hold_id: int, points: int | None, too_many: str) -> int:
+    """How many of an open hold's points a capture or release takes: all by default, never more."""
+    if held.status != "held":
+        raise HoldSettled("Hold {hold} is already {status}.", hold=hold_id, status=held.status)
+    amount = held.points if points is None else points
+    if amount > held.points:
+        raise InvalidAmount(too_many, field="points", points=amount, held=held.points)
+    return amount
+
+
 async def capture(
     hold_id: int, key: str, *, points: int | None = None, today: date | None = None,
     actor_id: int | None = None, reason: str = "",
@@ -711,14 +721,7 @@ async def capture(
         account, held, replay = await _locked_hold(hold_id, key, fingerprint)
         if replay:
             return replay
-        if held.status != "held":
-            raise HoldSettled("Hold {hold} is already {status}.", hold=hold_id, status=held.status)
-        amount = held.points if points is None else points
-        if amount > held.points:
-            raise InvalidAmount(
-                "Cannot capture {points} points of a hold of {held}.", field="points", points=amount,
-                held=held.points,
-            )
+        amount = _part_of_hold(held, hold_id, points, "Cannot capture {points} points of a hold of {held}.")
         posted = await _unpin(
             account, held, "capture", amount, key=key, fingerprint=fingerprint, today=today,
             reason=reason, actor_id=actor_id,
@@ -747,14 +750,7 @@ async def release(
         account, held, replay = await _locked_hold(hold_id, key, fingerprint)
         if replay:
             return replay
-        if held.status != "held":
-            raise HoldSettled("Hold {hold} is already {status}.", hold=hold_id, status=held.status)
-        amount = held.points if points is None else points
-        if amount > held.points:
-            raise InvalidAmount(
-                "Cannot release {points} points of a hold of {held}.", field="points", points=amount,
-                held=held.points,
-            )
+        amount = _part_of_hold(held, hold_id, points, "Cannot release {points} points of a hold of {held}.")
         return await _unpin(
             account, held, "release", amount, key=key, fingerprint=fingerprint, today=today,
             reason=reason, actor_id=actor_id,
