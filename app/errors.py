@@ -81,6 +81,13 @@ class InsufficientPoints(KippuError):
     code = "insufficient_points"
 
 
+class ServiceUnavailable(KippuError):
+    """A service Kippu depends on (the card payment service) cannot be reached; nothing changed."""
+
+    status_code = 503
+    code = "service_unavailable"
+
+
 # ---------------------------------------------------------------------------------------------
 # The ledger's and the point table's refusals as app errors: the one mapping.
 #
@@ -95,8 +102,9 @@ def from_domain(exc: Exception) -> KippuError:
 
     InsufficientPoints → 402 insufficient_points {required, available}; bad amounts and prices →
     422 invalid_input {field}; unknown hold/lot/account/version → 404; a settled hold → 409
-    illegal_transition; refunds and locked or missing point tables → 409 conflict; a ledger
-    idempotency key reused → 409 idempotency_key_reused.
+    illegal_transition; refunds, locked documents, a missing issuer and locked or missing point
+    tables → 409 conflict; a ledger idempotency key reused → 409 idempotency_key_reused; the card
+    payment service unreachable → 503 service_unavailable.
     """
     from app.i18n import _
     from billing import errors as ledger
@@ -109,18 +117,23 @@ def from_domain(exc: Exception) -> KippuError:
     with_field = {"field": field} if field else {}
     if isinstance(exc, ledger.InsufficientPoints):
         return InsufficientPoints(message, required=exc.required, available=exc.available)
-    if isinstance(exc, (ledger.InvalidAmount, pricing.PurchaseRefused, pricing.UnknownRequestType,
-                        pricing.InvalidPointTable)):
+    if isinstance(exc, (ledger.InvalidAmount, ledger.InvalidValue, pricing.PurchaseRefused,
+                        pricing.UnknownRequestType, pricing.InvalidPointTable)):
         return InvalidInput(message, **with_field)
-    if isinstance(exc, (ledger.UnknownHold, ledger.UnknownLot, ledger.UnknownAccount,
-                        pricing.UnknownPointTableVersion)):
+    if isinstance(exc, (ledger.UnknownHold, ledger.UnknownLot, ledger.UnknownAccount, ledger.UnknownPurchase,
+                        ledger.UnknownDocument, pricing.UnknownPointTableVersion)):
         return NotFound(message)
     if isinstance(exc, ledger.HoldSettled):
         return IllegalTransition(message)
     if isinstance(exc, ledger.IdempotencyKeyReused):
         return IdempotencyKeyReused(message)
-    if isinstance(exc, (ledger.NotRefundable, pricing.PointTableLocked, pricing.NoPointTableInForce)):
+    if isinstance(exc, (ledger.NotRefundable, ledger.DocumentLocked, ledger.IssuerMissing,
+                        pricing.PointTableLocked, pricing.NoPointTableInForce)):
         return Conflict(message, **with_field)
+    if isinstance(exc, ledger.PaymentUnavailable):
+        return ServiceUnavailable(message)
+    if isinstance(exc, ledger.WebhookRefused):
+        return KippuError(message)
     if isinstance(exc, pricing.PricingError):
         # Any other price that cannot be given is about a value the caller sent (extra minutes,
         # priority): the field says which.

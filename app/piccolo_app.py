@@ -20,13 +20,22 @@ from app.tickets.tables import (
     TicketWatcher,
 )
 from billing.tables import (
+    BillingDocument,
+    DocumentCounter,
+    DocumentLine,
+    DocumentTax,
     ExpiryReminder,
+    InvoicePayment,
+    IssuerProfile,
     LedgerEntry,
     LedgerJobMark,
     PointAllocation,
     PointHold,
     PointLot,
     PointsAccount,
+    Purchase,
+    StripeEvent,
+    UsageStatement,
 )
 from pricing.tables import PointBundle, PointTableRequestType, PointTableSurcharge, PointTableVersion
 
@@ -60,6 +69,15 @@ TABLES = [
     PointAllocation,
     ExpiryReminder,
     LedgerJobMark,
+    IssuerProfile,
+    Purchase,
+    BillingDocument,
+    DocumentLine,
+    DocumentTax,
+    DocumentCounter,
+    InvoicePayment,
+    StripeEvent,
+    UsageStatement,
 ]
 
 APP_CONFIG = AppConfig(

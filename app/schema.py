@@ -6,6 +6,7 @@ A table declares them next to its columns as class attributes:
     unique_together = {"one_watch_per_user": ("ticket", "user")}
     composite_indexes = {"tickets_queue": ("status", "id")}
     postgres_ddl = ["CREATE INDEX ... USING gin (...)"]
+    sqlite_ddl = ["CREATE TRIGGER ..."]
 
 PostgreSQL gets real CHECK constraints; SQLite cannot add a CHECK to an existing table, so it
 gets triggers that abort the write with the constraint's name. Both get unique indexes.
@@ -43,8 +44,7 @@ def constraint_statements(tables: Iterable[type[Table]], *, postgres: bool) -> l
         for index, columns in getattr(table, "composite_indexes", {}).items():
             cols = ", ".join(f'"{c}"' for c in columns)
             statements.append(f'CREATE INDEX {index} ON "{name}" ({cols})')
-        if postgres:
-            statements.extend(getattr(table, "postgres_ddl", []))
+        statements.extend(getattr(table, "postgres_ddl" if postgres else "sqlite_ddl", []))
     return statements
 
 

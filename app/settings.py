@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
+DEVELOPMENT_WEBHOOK_SECRET = "whsec_development_only_do_not_use_in_production"
 Priority = Literal["urgent", "normal", "low"]
 
 
@@ -44,6 +45,12 @@ class Settings(BaseSettings):
     run_scheduler: bool = True
     mail_interval_seconds: float = Field(default=30, gt=0)
 
+    # Card payments through Stripe Checkout. Without a secret key (development) a card purchase
+    # goes to the app's own test-payment page instead; production then offers invoices only.
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str = DEVELOPMENT_WEBHOOK_SECRET
+    stripe_api_base: str | None = None  # another Stripe API address (tests use a local fake)
+
     # Attachments.
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     upload_allowed_extensions: list[str] = [
@@ -74,7 +81,21 @@ class Settings(BaseSettings):
             raise ValueError("SECRET_KEY must be set to a private value when ENVIRONMENT=production")
         if self.environment == "production" and len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters long")
+        if self.stripe_secret_key and self.stripe_webhook_secret == DEVELOPMENT_WEBHOOK_SECRET:
+            if self.environment == "production":
+                raise ValueError("STRIPE_WEBHOOK_SECRET must be set to the endpoint's signing secret (whsec_...)")
         return self
+
+    @property
+    def card_payments(self) -> bool:
+        """Whether customers may choose to pay by card: through Stripe, or — outside production —
+        through the test-payment page."""
+        return bool(self.stripe_secret_key) or self.environment != "production"
+
+    @property
+    def test_payments(self) -> bool:
+        """The development test-payment page (never in production, never beside real Stripe keys)."""
+        return self.environment != "production" and not self.stripe_secret_key
 
     @property
     def is_postgres(self) -> bool:

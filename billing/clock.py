@@ -19,3 +19,13 @@ def set_time_zone(name: str) -> None:
 
 def today() -> date:
     return datetime.now(_zone).date()
+
+
+def day_of(moment: datetime) -> date:
+    """The calendar day of a moment in the vendor's time zone."""
+    return moment.astimezone(_zone).date()
+
+
+def start_of(day: date) -> datetime:
+    """The first moment of a calendar day in the vendor's time zone."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=_zone)

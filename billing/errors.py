@@ -69,3 +69,46 @@ class IdempotencyKeyReused(LedgerError):
     """The idempotency key was already used for a different ledger operation."""
 
     http_status = 409
+
+
+# --- buying points and documents (the same base: the app maps them once, like the ledger's) ---
+
+
+class InvalidValue(LedgerError):
+    """A value that is not acceptable (a registration number, a date, an amount of yen, a reason);
+    `values["field"]` names it."""
+
+    http_status = 422
+
+
+class UnknownPurchase(LedgerError):
+    http_status = 404
+
+
+class UnknownDocument(LedgerError):
+    http_status = 404
+
+
+class IssuerMissing(LedgerError):
+    """Documents cannot be issued before the vendor has given its name and registration number."""
+
+    http_status = 409
+
+
+class DocumentLocked(LedgerError):
+    """The document or purchase is not in a state that allows this (a paid invoice cannot be voided,
+    a cancelled purchase cannot be paid, ...)."""
+
+    http_status = 409
+
+
+class PaymentUnavailable(LedgerError):
+    """The card payment service could not be reached or refused the request; nothing was bought."""
+
+    http_status = 503
+
+
+class WebhookRefused(LedgerError):
+    """A webhook whose signature does not verify (or that is not an event at all)."""
+
+    http_status = 400

@@ -11,7 +11,7 @@ entry or allocation and refuse an entry whose running balance does not follow fr
 one.
 """
 
-from piccolo.columns import Date, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns import Bytea, Date, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.reference import LazyTableReference
 from piccolo.table import Table
 
@@ -148,7 +148,11 @@ class LedgerEntry(Table, tablename="ledger_entries"):
         "entry_held_after_not_negative": "held_after >= 0",
         "entry_yen_not_negative": "yen >= 0",
     }
-    composite_indexes = {"ledger_entries_account_id": ("account", "id")}
+    # An account's entries newest first (history pages), and those of a month (usage statements).
+    composite_indexes = {
+        "ledger_entries_account_id": ("account", "id"),
+        "ledger_entries_account_created": ("account", "created_at"),
+    }
     postgres_ddl = [
         """CREATE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -225,5 +229,298 @@ class LedgerJobMark(Table, tablename="ledger_job_marks"):
     updated_at = Timestamptz()
 
 
+# --- buying points and the documents of the sale -----------------------------------------------
+
+PURCHASE_METHODS = ("card", "invoice")
+# pending: a card checkout is open; processing: the checkout is done, the payment not yet confirmed
+# (a delayed method); awaiting_payment: invoiced, waiting for the bank transfer; paid: the points
+# were granted; failed / expired: the card payment did not happen; cancelled: the invoice was voided.
+PURCHASE_STATUSES = ("pending", "processing", "awaiting_payment", "paid", "failed", "expired", "cancelled")
+DOCUMENT_KINDS = ("invoice", "receipt", "credit_note")
+DOCUMENT_STATUSES = ("issued", "paid", "void", "replaced")
+
+
+class IssuerProfile(Table, tablename="issuer_profiles"):
+    """The vendor as the issuer of invoices, receipts and credit notes (適格請求書発行事業者).
+
+    The newest row is in force; earlier rows are kept as the history of the changes. Every
+    document copies what it needs, so a change never alters a document already issued.
+    """
+
+    name = Varchar(length=200)
+    registration_number = Varchar(length=14)
+    address = Text(default="")
+    phone = Varchar(length=40, default="")
+    email = Varchar(length=254, default="")
+    bank_account = Text(default="")
+    payment_terms_days = Integer(default=30)
+    tax_rounding = Varchar(length=10, default="down")
+    updated_by = ForeignKey(
+        LazyTableReference("User", module_path="app.accounts.tables"), null=True, on_delete=OnDelete.restrict,
+    )
+    created_at = Timestamptz()
+
+    checks = {
+        "issuer_registration_number_shape": "registration_number LIKE 'T_____________' AND length(registration_number) = 14",
+        "issuer_payment_terms_positive": "payment_terms_days > 0",
+        "issuer_known_rounding": "tax_rounding IN ('down', 'up', 'half_up')",
+    }
+
+
+class Purchase(Table, tablename="purchases"):
+    """Bundles bought by an organisation: what was bought at what price, how, and what became of it.
+
+    The bundle is copied (code, names, points, unit price, tax rate, validity), so a later change
+    of the price list never changes a purchase. A paid purchase has its lot of points.
+    """
+
+    organization = ForeignKey(
+        LazyTableReference("Organization", module_path="app.accounts.tables"),
+        null=False, on_delete=OnDelete.restrict, index=True,
+    )
+    requested_by = ForeignKey(
+        LazyTableReference("User", module_path="app.accounts.tables"), null=True, on_delete=OnDelete.restrict,
+    )
+    # The form's or the API call's key: submitting the same purchase twice buys once.
+    request_key = Varchar(length=255, null=True, default=None, unique=True)
+    bundle_code = Varchar(length=32)
+    bundle_name_ja = Varchar(length=100)
+    bundle_name_en = Varchar(length=100)
+    bundle_points = Integer()
+    unit_price_jpy = Integer()
+    quantity = Integer()
+    points = Integer()
+    price_jpy = Integer()
+    tax_rate = Integer()
+    tax_jpy = Integer()
+    total_jpy = Integer()
+    validity_months = Integer()
+    method = Varchar(length=10)
+    status = Varchar(length=20)
+    recipient_name = Varchar(length=200)
+    stripe_session_id = Varchar(length=255, null=True, default=None, unique=True)
+    stripe_payment_intent = Varchar(length=255, null=True, default=None, index=True)
+    stripe_refund_id = Varchar(length=255, null=True, default=None)
+    checkout_url = Text(default="")
+    lot = ForeignKey(PointLot, null=True, on_delete=OnDelete.restrict, unique=True)
+    paid_at = Timestamptz(null=True, default=None)
+    refunded_points = Integer(default=0)
+    refunded_at = Timestamptz(null=True, default=None)
+    failure_reason = Text(default="")
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+    checks = {
+        "purchase_known_method": "method IN ('card', 'invoice')",
+        "purchase_known_status": (
+            "status IN ('pending', 'processing', 'awaiting_payment', 'paid', 'failed', 'expired', 'cancelled')"
+        ),
+        "purchase_quantity_positive": "quantity > 0",
+        "purchase_bundle_points_positive": "bundle_points > 0",
+        "purchase_points_add_up": "points = bundle_points * quantity",
+        "purchase_price_adds_up": "price_jpy = unit_price_jpy * quantity",
+        "purchase_total_adds_up": "total_jpy = price_jpy + tax_jpy",
+        "purchase_yen_not_negative": "unit_price_jpy >= 0 AND tax_jpy >= 0 AND tax_rate >= 0",
+        # Every point carries a whole number of yen (the lot's unit value for revenue).
+        "purchase_whole_yen_per_point": "unit_price_jpy % bundle_points = 0",
+        "purchase_paid_has_its_lot": "(status = 'paid') = (lot IS NOT NULL AND paid_at IS NOT NULL)",
+        "purchase_refund_within_points": "refunded_points >= 0 AND refunded_points <= points",
+    }
+
+
+class BillingDocument(Table, tablename="billing_documents"):
+    """An issued invoice (適格請求書), receipt (領収書) or credit note (適格返還請求書).
+
+    Numbers are sequential per kind and year and never reused (billing_document_counters). What
+    the document says never changes once issued: only its status (paid, void with a reason,
+    replaced by a corrected invoice), its payments and, once, its stored PDF change. A credit note
+    or a corrected invoice links to the document it corrects (`original`).
+    """
+
+    kind = Varchar(length=12)
+    number = Varchar(length=20, unique=True)
+    year = Integer()
+    sequence = Integer()
+    organization = ForeignKey(
+        LazyTableReference("Organization", module_path="app.accounts.tables"),
+        null=False, on_delete=OnDelete.restrict, index=True,
+    )
+    purchase = ForeignKey(Purchase, null=True, on_delete=OnDelete.restrict, index=True)
+    # NO ACTION, not RESTRICT: SQLite checks RESTRICT row by row, and documents are never deleted.
+    original = ForeignKey(
+        LazyTableReference("BillingDocument", module_path="billing.tables"), null=True,
+        on_delete=OnDelete.no_action,
+    )
+    status = Varchar(length=10, default="issued")
+    issued_on = Date()
+    transaction_on = Date()
+    due_on = Date(null=True, default=None)
+    paid_on = Date(null=True, default=None)
+    payment_method = Varchar(length=20, default="")
+    recipient_name = Varchar(length=200)
+    issuer_name = Varchar(length=200)
+    issuer_registration_number = Varchar(length=14)
+    issuer_address = Text(default="")
+    issuer_phone = Varchar(length=40, default="")
+    issuer_email = Varchar(length=254, default="")
+    issuer_bank_account = Text(default="")
+    subtotal_jpy = Integer()
+    tax_jpy = Integer()
+    total_jpy = Integer()
+    paid_jpy = Integer(default=0)
+    note = Text(default="")
+    pdf = Bytea(null=True, default=None)
+    pdf_sha256 = Varchar(length=64, null=True, default=None)
+    issued_by = ForeignKey(
+        LazyTableReference("User", module_path="app.accounts.tables"), null=True, on_delete=OnDelete.restrict,
+    )
+    void_reason = Text(default="")
+    voided_at = Timestamptz(null=True, default=None)
+    voided_by = ForeignKey(
+        LazyTableReference("User", module_path="app.accounts.tables"), null=True, on_delete=OnDelete.restrict,
+    )
+    created_at = Timestamptz()
+
+    checks = {
+        "document_known_kind": "kind IN ('invoice', 'receipt', 'credit_note')",
+        "document_known_status": "status IN ('issued', 'paid', 'void', 'replaced')",
+        "document_sequence_positive": "sequence > 0",
+        "document_totals_add_up": "total_jpy = subtotal_jpy + tax_jpy",
+        "document_yen_not_negative": "subtotal_jpy >= 0 AND tax_jpy >= 0",
+        "document_paid_within_total": "paid_jpy >= 0 AND paid_jpy <= total_jpy",
+        "document_only_invoices_are_paid_or_replaced": "status NOT IN ('paid', 'replaced') OR kind = 'invoice'",
+        "document_paid_in_full": "status <> 'paid' OR (paid_jpy = total_jpy AND paid_on IS NOT NULL)",
+        "document_void_has_a_reason": "(status = 'void') = (voided_at IS NOT NULL) AND (status <> 'void' OR void_reason <> '')",
+        "document_credit_notes_name_the_original": "kind <> 'credit_note' OR original IS NOT NULL",
+        "document_pdf_with_its_hash": "(pdf IS NULL) = (pdf_sha256 IS NULL)",
+    }
+    unique_together = {"billing_documents_number_once": ("kind", "year", "sequence")}
+    composite_indexes = {"billing_documents_issued": ("issued_on", "id")}
+    # What an issued document says is immutable (its status, payments and the first stored PDF
+    # may change); documents are never deleted.
+    _immutable = (
+        "kind", "number", "year", "sequence", "organization", "purchase", "original", "issued_on",
+        "transaction_on", "due_on", "payment_method", "recipient_name", "issuer_name",
+        "issuer_registration_number", "issuer_address", "issuer_phone", "issuer_email", "issuer_bank_account",
+        "subtotal_jpy", "tax_jpy", "total_jpy", "note", "issued_by", "created_at",
+    )
+    postgres_ddl = [
+        """CREATE FUNCTION billing_document_stays_as_issued() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                RAISE EXCEPTION 'issued documents are never deleted: % refused', OLD.number;
+            END IF;
+            IF ROW("""
+        + ", ".join(f"NEW.{c}" for c in _immutable)
+        + ") IS DISTINCT FROM ROW("
+        + ", ".join(f"OLD.{c}" for c in _immutable)
+        + """) OR (OLD.pdf IS NOT NULL AND (NEW.pdf IS DISTINCT FROM OLD.pdf OR NEW.pdf_sha256 IS DISTINCT FROM OLD.pdf_sha256)) THEN
+                RAISE EXCEPTION 'document % was issued and cannot be changed', OLD.number;
+            END IF;
+            RETURN NEW;
+        END $$""",
+        "CREATE TRIGGER billing_documents_stay_as_issued BEFORE UPDATE OR DELETE ON billing_documents "
+        "FOR EACH ROW EXECUTE FUNCTION billing_document_stays_as_issued()",
+    ]
+    sqlite_ddl = [
+        f"CREATE TRIGGER billing_documents_stay_as_issued BEFORE UPDATE OF {', '.join(_immutable)} "
+        "ON billing_documents BEGIN SELECT RAISE(ABORT, 'an issued document cannot be changed'); END",
+        "CREATE TRIGGER billing_documents_keep_their_pdf BEFORE UPDATE OF pdf, pdf_sha256 ON billing_documents "
+        "WHEN OLD.pdf IS NOT NULL BEGIN SELECT RAISE(ABORT, 'an issued document keeps its PDF'); END",
+        "CREATE TRIGGER billing_documents_never_deleted BEFORE DELETE ON billing_documents "
+        "BEGIN SELECT RAISE(ABORT, 'issued documents are never deleted'); END",
+    ]
+
+
+class DocumentLine(Table, tablename="billing_document_lines"):
+    """One line of a document: `quantity` × `unit_price_jpy` (tax-exclusive) at `tax_rate` percent."""
+
+    document = ForeignKey(BillingDocument, null=False, on_delete=OnDelete.restrict, index=True)
+    position = Integer()
+    description = Text()
+    quantity = Integer()
+    unit_price_jpy = Integer()
+    amount_jpy = Integer()
+    tax_rate = Integer()
+
+    checks = {
+        "document_line_quantity_positive": "quantity > 0",
+        "document_line_amount_adds_up": "amount_jpy = quantity * unit_price_jpy",
+        "document_line_yen_not_negative": "unit_price_jpy >= 0 AND tax_rate >= 0",
+    }
+    unique_together = {"billing_document_lines_position": ("document", "position")}
+
+
+class DocumentTax(Table, tablename="billing_document_taxes"):
+    """A document's lines at one tax rate, their total and its consumption tax (rounded once)."""
+
+    document = ForeignKey(BillingDocument, null=False, on_delete=OnDelete.restrict, index=True)
+    tax_rate = Integer()
+    base_jpy = Integer()
+    tax_jpy = Integer()
+
+    checks = {"document_tax_not_negative": "tax_rate >= 0 AND base_jpy >= 0 AND tax_jpy >= 0"}
+    unique_together = {"billing_document_taxes_rate": ("document", "tax_rate")}
+
+
+class DocumentCounter(Table, tablename="billing_document_counters"):
+    """The last number given to a kind of document in a year (locked while a number is taken)."""
+
+    kind = Varchar(length=12)
+    year = Integer()
+    last_sequence = Integer(default=0)
+
+    checks = {"document_counter_not_negative": "last_sequence >= 0"}
+    unique_together = {"billing_document_counters_kind_year": ("kind", "year")}
+
+
+class InvoicePayment(Table, tablename="invoice_payments"):
+    """A bank transfer received against an invoice (finance records it)."""
+
+    document = ForeignKey(BillingDocument, null=False, on_delete=OnDelete.restrict, index=True)
+    paid_on = Date()
+    amount_jpy = Integer()
+    note = Text(default="")
+    # The form's key: the same payment submitted twice is recorded once.
+    request_key = Varchar(length=255, null=True, default=None, unique=True)
+    recorded_by = ForeignKey(
+        LazyTableReference("User", module_path="app.accounts.tables"), null=True, on_delete=OnDelete.restrict,
+    )
+    created_at = Timestamptz()
+
+    checks = {"invoice_payment_positive": "amount_jpy > 0"}
+
+
+class StripeEvent(Table, tablename="stripe_events"):
+    """A Stripe webhook event, recorded in the transaction that applied it: each id applies once."""
+
+    event_id = Varchar(length=255, unique=True)
+    type = Varchar(length=100)
+    outcome = Text(default="")
+    received_at = Timestamptz()
+
+
+class UsageStatement(Table, tablename="usage_statements"):
+    """An organisation's usage statement (利用明細書) for a month that has ended, as issued."""
+
+    organization = ForeignKey(
+        LazyTableReference("Organization", module_path="app.accounts.tables"),
+        null=False, on_delete=OnDelete.restrict,
+    )
+    month = Varchar(length=7)
+    opening_points = Integer()
+    closing_points = Integer()
+    pdf = Bytea()
+    pdf_sha256 = Varchar(length=64)
+    created_at = Timestamptz()
+
+    unique_together = {"usage_statements_once_a_month": ("organization", "month")}
+    composite_indexes = {"usage_statements_month": ("month", "organization")}
+
+
 LEDGER_TABLES = [PointsAccount, PointLot, PointHold, LedgerEntry, PointAllocation]
 ALERT_TABLES = [ExpiryReminder, LedgerJobMark]
+SALE_TABLES = [
+    IssuerProfile, Purchase, BillingDocument, DocumentLine, DocumentTax, DocumentCounter, InvoicePayment,
+    StripeEvent, UsageStatement,
+]

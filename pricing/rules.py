@@ -182,6 +182,13 @@ class Bundle:
         _whole(self.min_quantity, "min_quantity", minimum=1)
         if self.max_quantity is not None:
             _whole(self.max_quantity, "max_quantity", minimum=self.min_quantity)
+        # Each point of a lot carries its share of the price in whole yen (revenue when it is used,
+        # breakage when it expires, the amount given back when it is refunded).
+        if self.price_jpy % self.points:
+            raise InvalidPointTable(
+                "The price must be a whole number of yen per point: ¥{price:,} for {points} points is not.",
+                field="price_jpy", price=self.price_jpy, points=self.points,
+            )
 
     def name(self, locale: str) -> str:
         return self.name_en if locale == "en" else self.name_ja

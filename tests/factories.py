@@ -213,3 +213,31 @@ async def make_support_world():
         agent2=await make_user("agent", department=department, name="鈴木 担当"),
         request_type=await make_request_type("general"),
     )
+
+
+ISSUER_NUMBER = "T7000012050002"  # a real corporate number's check digit (国税庁)
+
+
+async def make_issuer(name: str = "株式会社キップ・サポート", *, rounding: str = "down", terms: int = 30):
+    """The vendor as issuer of documents (needed before anything can be sold)."""
+    from billing.issuer import IssuerSettings, save_issuer
+
+    return await save_issuer(IssuerSettings(
+        name=name, registration_number=ISSUER_NUMBER, address="東京都千代田区丸の内1-1-1",
+        phone="03-1234-5678", email="billing@kippu.example",
+        bank_account="みずほ銀行 丸の内支店 普通 1234567 カ）キップサポート", payment_terms_days=terms,
+        tax_rounding=rounding,
+    ))
+
+
+async def make_bundle(code: str = "P10", *, points: int = 10, price_jpy: int = 50_000, tax_rate: int = 10,
+                      validity_months: int = 12, min_quantity: int = 1, max_quantity: int | None = None):
+    """A bundle on sale (points for price_jpy, tax-exclusive)."""
+    from pricing import services as pricing
+    from pricing.rules import Bundle
+
+    bundle = Bundle(code=code, name_ja=f"{points}ポイントパック", name_en=f"{points}-point bundle", points=points,
+                    price_jpy=price_jpy, tax_rate=tax_rate, validity_months=validity_months,
+                    min_quantity=min_quantity, max_quantity=max_quantity)
+    await pricing.save_bundle(bundle)
+    return bundle

@@ -153,7 +153,7 @@ async def test_the_price_page_shows_the_version_in_force_and_the_bundles(client)
     _organization, customer = await company_with_customer()
     await publish(QUESTION, INVESTIGATION, urgent=2)
     await pricing.save_bundle(STARTER)
-    await pricing.save_bundle(Bundle(code="OLD", name_ja="旧パック", name_en="Old", points=5, price_jpy=1,
+    await pricing.save_bundle(Bundle(code="OLD", name_ja="旧パック", name_en="Old", points=5, price_jpy=5,
                                      tax_rate=10, validity_months=6, active=False))
     future = await pricing.create_draft()
     await pricing.set_request_type(future, RequestTypePrice("question", "値上げ後の質問", "Dearer", points=9))

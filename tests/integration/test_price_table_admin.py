@@ -165,6 +165,9 @@ async def test_bundles_are_added_edited_and_taken_off_sale(client):
     assert field_error(upside_down.text, "max_quantity") == "最大購入数は最低購入数以上にしてください。"
     no_price = await client.post("/admin/bundles/P10", data={**fields, "price_jpy": ""})
     assert field_error(no_price.text, "price_jpy") == "整数を入力してください。"
+    uneven = await client.post("/admin/bundles/P10", data={**fields, "price_jpy": "50,001"})
+    assert uneven.status_code == 422
+    assert "1ポイントあたりの金額" in field_error(uneven.text, "price_jpy")
 
     off = await client.post("/admin/bundles/P10", data={**fields, "price_jpy": "48000", "active": ""})
     assert off.status_code in (302, 303)

@@ -112,6 +112,15 @@ def test_nonsense_quantities_are_refused(quantity):
     assert refusal.value.field == "quantity"
 
 
+def test_a_bundle_price_must_give_each_point_a_whole_number_of_yen():
+    # Every point of a paid lot carries its yen (revenue when used, breakage when expired).
+    with pytest.raises(InvalidPointTable, match="whole number of yen per point") as refusal:
+        Bundle(code="odd", name_ja="x", name_en="x", points=3, price_jpy=10_000, tax_rate=10, validity_months=6)
+    assert refusal.value.field == "price_jpy"
+    assert Bundle(code="ok", name_ja="x", name_en="x", points=3, price_jpy=9_999, tax_rate=10,
+                  validity_months=6).price_jpy == 9_999
+
+
 def test_tax_is_rounded_down_by_default_and_by_the_chosen_mode():
     odd = Bundle(code="odd", name_ja="x", name_en="x", points=1, price_jpy=1_999, tax_rate=10, validity_months=6)
     assert validate_purchase(odd, 1).tax_jpy == 199
