@@ -5,10 +5,12 @@ from app.accounts.pages import AccountController, SignInController
 from app.admin.pages import AdminController
 from app.admin.point_table import PointTableAdminController
 from app.console.pages import ConsoleController
+from app.invoices.controllers import InvoiceController, StatementController
 from app.point_alerts.pages import ConsolePointAlertsController, PointAlertsController
 from app.points.controllers import OrganizationPointsController, PriceTableController
 from app.points.pages import ConsolePointsController, PortalPointsController
 from app.portal.pages import PortalController
+from app.purchases.controllers import PurchaseController, StripeWebhookController
 from app.tickets.controllers import TicketController
 
 ROUTE_HANDLERS = [
@@ -29,4 +31,8 @@ ROUTE_HANDLERS = [
     ConsolePointsController,
     PriceTableController,
     OrganizationPointsController,
+    PurchaseController,
+    StripeWebhookController,
+    InvoiceController,
+    StatementController,
 ]

@@ -23,8 +23,7 @@ from app.i18n import _
 from app.points.services import day, text, whole_number
 from app.purchases.services import stripe_settings
 from app.tickets.tables import RequestType, Ticket
-from billing import card_payments, clock, invoicing, purchases, statements
-from billing.documents import render_document_html, render_statement_html
+from billing import card_payments, clock, documents, invoicing, purchases, statements
 from billing.errors import LedgerError
 from billing.invoicing import DocumentPage, IssuedDocument
 from billing.issuer import issuer_in_force
@@ -72,6 +71,13 @@ def parse_month(value: Any, field: str = "month") -> str | None:
     except LedgerError:
         raise InvalidInput(_("Give a month as YYYY-MM (e.g. 2026-10)."), field=field) from None
     return typed
+
+
+def required_month(value: Any, field: str = "month") -> str:
+    month = parse_month(value, field)
+    if month is None:
+        raise InvalidInput(_("Give a month as YYYY-MM (e.g. 2026-10)."), field=field)
+    return month
 
 
 def month_range(month: str) -> tuple[date, date]:
@@ -154,7 +160,7 @@ async def document_pdf(caller: Caller, document_id: int) -> tuple[IssuedDocument
 async def document_html(caller: Caller, document_id: int) -> str:
     """The document as HTML, from the template of its PDF, with its status stamped on it."""
     document = await get_document(caller, document_id)
-    return render_document_html(document.document, status=document.status)
+    return documents.render_document_html(document.document, status=document.status)
 
 
 async def related_documents(caller: Caller, document: IssuedDocument) -> list[IssuedDocument]:
@@ -267,14 +273,14 @@ async def month_csv(caller: Caller, month: str) -> str:
     """Every document issued in the month, oldest first, for the accountant (UTF-8 with a BOM,
     which Excel needs to read Japanese)."""
     _requires_finance(caller)
-    documents = await _month_documents(month)
-    names = await organization_names(documents)
+    found = await _month_documents(month)
+    names = await organization_names(found)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     kinds = {"invoice": "請求書", "receipt": "領収書", "credit_note": "返還請求書"}
     states = {"issued": "発行済", "paid": "入金済", "void": "無効", "replaced": "訂正済"}
-    for issued in documents:
+    for issued in found:
         d = issued.document
         organization = names.get(issued.organization_id, {})
         writer.writerow([
@@ -290,8 +296,8 @@ async def month_csv(caller: Caller, month: str) -> str:
 async def month_zip(caller: Caller, month: str) -> bytes:
     """The PDFs of every document issued in the month, and the month's CSV, in one ZIP."""
     _requires_finance(caller)
-    documents = await _month_documents(month)
-    pdfs = [(issued.number, (await invoicing.pdf_of(issued.id))[1]) for issued in documents]
+    found = await _month_documents(month)
+    pdfs = [(issued.number, (await invoicing.pdf_of(issued.id))[1]) for issued in found]
     listing = await month_csv(caller, month)
 
     def pack() -> bytes:
@@ -353,7 +359,7 @@ async def statement_html(caller: Caller, organization_id: int, month: str) -> st
         )
     except LedgerError as exc:
         raise refused(exc) from exc
-    return render_statement_html(statement)
+    return documents.render_statement_html(statement)
 
 
 def statement_months(today: date | None = None, count: int = 12) -> list[str]:
