@@ -287,7 +287,9 @@ class FakeStripe:
         # One worker: events leave in the order they were sent, and `settle` can wait for them.
         self._outbox = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fake-stripe-webhooks")
         self._http = httpx.Client(timeout=10)
-        threading.Thread(target=self._server.serve_forever, name="fake-stripe", daemon=True).start()
+        # A short poll keeps `stop` (which waits for the serving loop to notice) quick per test.
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-stripe",
+                         daemon=True).start()
         return self
 
     def stop(self) -> None:
