@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from app.accounts.guards import caller_of, requires_customer, requires_login
 from app.accounts.pages import FORM, flash, form_errors
-from app.errors import Conflict, InvalidInput, KippuError, NotAllowed, ServiceUnavailable
+from app.errors import Conflict, InvalidInput, NotAllowed, NotFound, ServiceUnavailable
 from app.i18n import _
 from app.invoices import services as documents
 from app.invoices.controllers import pdf_response
@@ -176,7 +176,7 @@ class TestPaymentController(Controller):
     @get("/{purchase_id:int}")
     async def test_payment_page(self, request: HTMXRequest, purchase_id: FromPath[int]) -> Template:
         if not get_settings().test_payments:
-            raise KippuError.not_found() if False else _not_found()
+            raise NotFound(_("This page does not exist."))
         purchase = await services.get_purchase(caller_of(request), purchase_id)
         return Template("purchases/test_payment.html.jinja2", context={"purchase": purchase, **helpers()})
 
@@ -187,9 +187,3 @@ class TestPaymentController(Controller):
         await services.test_payment(caller, purchase_id, data.outcome)
         page_path = f"/portal/purchases/{purchase_id}" if caller.is_customer else "/console/finance/purchases"
         return Redirect(path=f"{page_path}?checkout=done" if caller.is_customer else page_path)
-
-
-def _not_found() -> KippuError:
-    from app.errors import NotFound
-
-    return NotFound(_("This page does not exist."))
