@@ -36,7 +36,7 @@ PURCHASE_STATUSES = {
     "pending": "Waiting for the card payment",
     "processing": "Payment being confirmed",
     "awaiting_payment": "Waiting for the bank transfer",
-    "paid": "Paid",
+    "paid": "Payment received",
     "failed": "Payment failed",
     "expired": "Checkout expired",
     "cancelled": "Cancelled",
