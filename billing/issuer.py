@@ -50,7 +50,7 @@ def registration_number(text: str) -> str:
     digits = typed[1:] if typed.startswith("T") else typed
     if len(digits) != 13 or not digits.isascii() or not digits.isdigit():
         raise InvalidValue(
-            "A registration number is T followed by 13 digits (e.g. T7000012050002).", field="registration_number"
+            "A registration number is T followed by 13 digits (e.g. T7123456789012).", field="registration_number"
         )
     if not cn.is_valid(digits):
         raise InvalidValue(
