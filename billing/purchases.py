@@ -24,7 +24,7 @@ from billing.errors import (
     UnknownPurchase,
 )
 from billing.invoicing import IssuedDocument
-from billing.issuer import issuer_in_force
+from billing.issuer import checked_text, issuer_in_force
 from billing.tables import PURCHASE_METHODS, BillingDocument, InvoicePayment, Purchase
 from billing.transactions import for_update, write_transaction
 from pricing import services as pricing
@@ -118,12 +118,9 @@ def _lines(purchase: PurchaseView) -> list[Line]:
 
 
 def _recipient(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
+    if not (name or "").strip():
         raise InvalidValue("Enter the name the documents are addressed to.", field="recipient_name")
-    if len(name) > RECIPIENT_MAX:
-        raise InvalidValue("At most {maximum} characters.", field="recipient_name", maximum=RECIPIENT_MAX)
-    return name
+    return checked_text(name, "recipient_name", maximum=RECIPIENT_MAX).replace("\n", " ")
 
 
 # --- starting a purchase -----------------------------------------------------------------------
@@ -312,7 +309,8 @@ async def record_payment(
                 open=invoice.open_jpy, number=invoice.number,
             )
         await InvoicePayment.insert(InvoicePayment(
-            document=document_id, paid_on=paid_on, amount_jpy=amount_jpy, note=(note or "").strip()[:REASON_MAX],
+            document=document_id, paid_on=paid_on, amount_jpy=amount_jpy,
+            note=checked_text(note, "note", maximum=REASON_MAX),
             recorded_by=actor_id, request_key=request_key, created_at=datetime.now(UTC),
         ))
         paid = invoice.paid_jpy + amount_jpy
@@ -335,12 +333,9 @@ async def payments_of(document_id: int) -> list[dict[str, Any]]:
 # --- corrections ---------------------------------------------------------------------------------
 
 def _reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
+    if not (reason or "").strip():
         raise InvalidValue("A reason is required.", field="reason")
-    if len(reason) > REASON_MAX:
-        raise InvalidValue("At most {maximum} characters.", field="reason", maximum=REASON_MAX)
-    return reason
+    return checked_text(reason, "reason", maximum=REASON_MAX)
 
 
 async def void_invoice(document_id: int, reason: str, *, actor_id: int | None = None) -> IssuedDocument:
@@ -390,7 +385,7 @@ async def correct_invoice(
             "invoice", organization_id=original.organization_id, recipient_name=recipient_name, issuer=issuer,
             lines=original.document.lines, issued_on=today, transaction_on=original.document.transaction_on,
             due_on=due_on, purchase_id=original.purchase_id, original_id=original.id,
-            note=(note or "").strip()[:REASON_MAX], issued_by=actor_id,
+            note=checked_text(note, "note", maximum=REASON_MAX), issued_by=actor_id,
         )
         await BillingDocument.update({BillingDocument.status: "replaced"}).where(BillingDocument.id == document_id)
         if original.purchase_id is not None:

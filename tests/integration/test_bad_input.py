@@ -31,6 +31,8 @@ from app.server import create_app
 from app.tickets import points as ticket_points
 from app.tickets import services as tickets
 from app.tickets.tables import Ticket
+from billing import purchases
+from billing.invoicing import documents_of_purchase
 from pricing import services as pricing
 from pricing.rules import Bundle
 from pricing.tables import PointTableVersion
@@ -40,6 +42,7 @@ from tests.factories import (
     give_points,
     make_custom_field,
     make_department,
+    make_issuer,
     make_organization,
     make_request_type,
     make_user,
@@ -97,6 +100,12 @@ async def world(database):
     await pricing.save_bundle(Bundle(code="basic", name_ja="基本", name_en="Basic", points=10, price_jpy=10000,
                                      tax_rate=10, validity_months=12))
     w.token_id = (await create_token(w.member.id, "spare"))[1]
+    # Something bought: an invoice to pay, a card purchase at its (test) checkout.
+    await make_issuer()
+    invoiced = await purchases.start_purchase(org.id, "basic", 1, "invoice", recipient_name="株式会社入力")
+    w.invoice = (await documents_of_purchase(invoiced.id))[0].id
+    by_card = await purchases.start_purchase(org.id, "basic", 1, "card", recipient_name="株式会社入力")
+    w.card_purchase = (await purchases.attach_checkout(by_card.id, f"cs_kippu_test_{by_card.id}", "/")).id
     return w
 
 
@@ -186,6 +195,11 @@ def api_cases(w) -> list[ApiCase]:
         ApiCase("/api/v1/organizations/{organization_id:int}/adjustments", "admin",
                 f"/api/v1/organizations/{w.org}/adjustments",
                 {"points": 10, "reason": "調整", "expires_on": "2099-12-31"}),
+        ApiCase("/api/v1/organizations/{organization_id:int}/purchases", "customer",
+                f"/api/v1/organizations/{w.org}/purchases",
+                {"bundle": "basic", "quantity": 1, "method": "invoice", "recipient_name": "株式会社入力"}),
+        ApiCase("/api/v1/invoices/{document_id:int}/payments", "admin", f"/api/v1/invoices/{w.invoice}/payments",
+                {"paid_on": "2026-12-01", "amount_jpy": 1, "note": "振込"}),
     ]
 
 
@@ -372,6 +386,9 @@ QUERY_PARAMS = {
     "/console/organizations/{organization_id}/points": ("cursor",),
     "/api/v1/organizations/{organization_id}/ledger": ("cursor", "limit"),
     "/admin/point-table/1": ("edit",),
+    "/portal/purchase/quote": ("bundle", "quantity"),
+    "/portal/billing": ("cursor",),
+    "/api/v1/invoices": ("organization", "month", "kind", "status", "overdue", "cursor", "limit"),
 }
 ODD_QUERY_VALUES = ["²", "9" * 12, "9" * 30, "abc\x00", "x" * 5000, "2026-13-45", "me,none"]
 
@@ -421,6 +438,15 @@ async def test_an_id_in_a_path_that_no_database_could_hold_is_a_404(world, brows
             response = await browsers.admin.get(url)
             if response.status_code != 404:
                 failures.append(f"GET {url[:60]} answered {response.status_code}")
+    # A month in a path is refused by name (422), whatever was typed.
+    for value in ("²", "2026-13", "9" * 30, "%00", "x" * 3000, "2026-1"):
+        for browser, url, headers in ((browsers.customer, f"/portal/statements/{value}", {}),
+                                      (browsers.customer, f"/portal/statements/{value}/pdf", {}),
+                                      (browsers.admin, f"/api/v1/organizations/{world.org}/statements/{value}/pdf",
+                                       tokens.admin)):
+            response = await browser.get(url, headers=headers)
+            if response.status_code not in (404, 422):
+                failures.append(f"GET {url[:60]} answered {response.status_code}")
     assert not failures, "\n".join(failures)
 
 
@@ -441,6 +467,8 @@ def form_cases(w) -> list[FormCase]:
     return [
         FormCase("/login", "anonymous", "/login", {"email": "bad-nobody@example.jp", "password": "x", "next": "/"}),
         FormCase("/logout", "anonymous", "/logout"),
+        # Stripe's notices (a form body is no more a signed event than any other)
+        FormCase("/webhooks/stripe", "anonymous", "/webhooks/stripe", {"type": "checkout.session.completed"}),
         # the portal
         FormCase("/portal/tickets", "customer", "/portal/tickets",
                  {"subject": "フォーム件名", "body": "本文", "request_type": "general", "priority": "normal",
@@ -471,6 +499,10 @@ def form_cases(w) -> list[FormCase]:
                  f"/portal/tickets/{w.ticket}/point-changes/{w.change}/decline"),
         FormCase("/portal/points/approval-limit", "customer", "/portal/points/approval-limit",
                  {"approval_limit": "5"}),
+        FormCase("/portal/purchase", "customer", "/portal/purchase",
+                 {"bundle": "basic", "quantity": "1", "method": "invoice", "recipient_name": "株式会社入力", "token": ""}),
+        FormCase("/test-payments/{purchase_id:int}", "customer", f"/test-payments/{w.card_purchase}",
+                 {"outcome": "expired"}),
         FormCase("/portal/tickets/{ticket_id:int}/watch", "customer", f"/portal/tickets/{w.ticket}/watch"),
         FormCase("/portal/tickets/{ticket_id:int}/unwatch", "customer", f"/portal/tickets/{w.ticket}/unwatch"),
         FormCase("/console/tickets/{ticket_id:int}/watch", "agent", f"{t}/watch"),
