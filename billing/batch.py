@@ -77,20 +77,27 @@ async def run(call: Call) -> Answer:
 # --- the queue -------------------------------------------------------------------------------
 
 class _Queue:
-    """The calls of one event loop waiting for a batch, and the batches in flight."""
+    """The calls of one event loop waiting for a batch, and the batches in flight.
+
+    Up to `lanes` batches run at once. The calls waiting are shared among the lanes that are free,
+    so that callers who all call again at once (their answers came together) do not stay in one
+    batch: while one batch waits for the database, the next is read and booked.
+    """
 
     def __init__(self, lanes: int) -> None:
         self.waiting: list[tuple[Call, asyncio.Future[Answer]]] = []
         self.lanes = lanes
-        self.busy = 0
+        self.running = 0
+        self.free = 0
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, call: Call) -> Answer:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answer] = loop.create_future()
         self.waiting.append((call, future))
-        if self.busy < self.lanes:
-            self.busy += 1
+        if self.running < self.lanes:
+            self.running += 1
+            self.free += 1
             # A context of its own: the batches never run inside a caller's transaction.
             task = loop.create_task(self._batches(), context=contextvars.Context())
             self.tasks.add(task)
@@ -100,14 +107,20 @@ class _Queue:
     async def _batches(self) -> None:
         try:
             while self.waiting:
-                batch = [(call, future) for call, future in self.waiting[:MAX_CALLS] if not future.done()]
-                del self.waiting[:MAX_CALLS]
-                if batch:
-                    await _answer(batch)
+                share = min(MAX_CALLS, -(-len(self.waiting) // self.free))
+                batch = [(call, future) for call, future in self.waiting[:share] if not future.done()]
+                del self.waiting[:share]
+                self.free -= 1
+                try:
+                    if batch:
+                        await _answer(batch)
+                finally:
+                    self.free += 1
                 # Let the callers just answered queue their next calls before the next batch.
                 await asyncio.sleep(0)
         finally:
-            self.busy -= 1
+            self.running -= 1
+            self.free -= 1
 
 
 _queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
