@@ -22,7 +22,6 @@ import asyncio
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -87,6 +86,7 @@ async def _world(organizations: int, points: int) -> dict:
 
 
 async def _phase(base_url: str, label: str, tokens: list[str], agent: str, args: argparse.Namespace) -> None:
+    from app import db
     from billing.verify import verify
 
     numbers = iter(range(args.requests))
@@ -120,11 +120,14 @@ async def _phase(base_url: str, label: str, tokens: list[str], agent: str, args:
                 if now() > deadline:
                     return
 
+    load = os.getloadavg()[0]
     started = now()
     await asyncio.gather(*(client() for _ in range(args.clients)))
     elapsed = now() - started
     cycles = len(latencies["resolve"])
     calls = sum(len(v) for v in latencies.values())
+    # Statistics first: the tables grew from nothing within seconds (see bench/ledger_throughput.py).
+    await db.engine().run_ddl("ANALYZE")
     report = await verify()
     figures = []
     for step, values in latencies.items():
@@ -132,9 +135,9 @@ async def _phase(base_url: str, label: str, tokens: list[str], agent: str, args:
         ms = [f"{_percentile(ordered, q) * 1000:.0f}" for q in (0.50, 0.95, 0.99)]
         figures.append(f"{step} p50 {ms[0]} / p95 {ms[1]} / p99 {ms[2]} ms")
     print(
-        f"{label:>28}: {cycles} requests filed and resolved in {elapsed:.1f}s = {cycles / elapsed:.0f} holds+captures/s "
-        f"({calls / elapsed:.0f} HTTP requests/s); {'; '.join(figures)}; {len(failures)} failed; "
-        f"verify {'clean' if report.clean else 'FOUND DIFFERENCES'}",
+        f"{label:>28}: {cycles} requests filed and resolved in {elapsed:.1f}s = "
+        f"{cycles / elapsed:.0f} holds+captures/s ({calls / elapsed:.0f} HTTP requests/s); {'; '.join(figures)}; "
+        f"{len(failures)} failed; load average {load:.2f}; verify {'clean' if report.clean else 'FOUND DIFFERENCES'}",
         flush=True,
     )
     for failure in failures[:3]:

@@ -272,7 +272,7 @@ async def _load_sqlite(accounts: list[Account], calls: list[Call], now: datetime
     new_holds, new_lots = _new_ids(calls)
     lots = await rows(f"SELECT {_LOT} FROM point_lots WHERE {_where_lots()}", account_ids, refunded)
     held = await rows(f"SELECT {_HOLD} FROM point_holds WHERE id {one_of('int')}", holds)
-    pins = await rows(f"SELECT hold, lot, SUM(held_delta) AS pinned FROM point_allocations WHERE {_where_pins()}", holds)
+    pins = await rows(f"SELECT hold, lot, SUM(held_delta) FROM point_allocations WHERE {_where_pins()}", holds)
     stored = await rows(f"SELECT {_ENTRY} FROM ledger_entries WHERE idempotency_key {one_of('text')}", keys)
     # SQLite gives a new row the largest id + 1, and this transaction holds the only write lock.
     [top] = await rows(
@@ -481,7 +481,8 @@ async def _write_sqlite(books: Books, now: datetime) -> None:
         ),
         await _update_sqlite(
             "point_holds",
-            "points = v.column2, captured = v.column3, released = v.column4, status = v.column5, settled_at = v.column6",
+            "points = v.column2, captured = v.column3, released = v.column4, status = v.column5, "
+            "settled_at = v.column6",
             "point_holds.points = v.column7 AND point_holds.status = v.column8", holds,
         ),
     )

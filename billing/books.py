@@ -440,7 +440,9 @@ class Books:
             self._expire(account, call.today, hold_id=held.id, ticket_id=held.ticket_id)
         return entry
 
-    def _expire(self, account: Account, today: date, *, hold_id: int | None = None, ticket_id: int | None = None) -> int:
+    def _expire(
+        self, account: Account, today: date, *, hold_id: int | None = None, ticket_id: int | None = None
+    ) -> int:
         """Expire the available points of every lot whose last day is before `today`."""
         expired = 0
         for lot in [lot for lot in self._open_lots(account) if lot.lapsed(today)]:
@@ -496,7 +498,8 @@ class Books:
             available_delta=available_delta, held_delta=held_delta, available_after=account.available,
             held_after=account.held, yen=sum(move.yen for move in booked), lot_id=lot_id, hold_id=hold_id,
             ticket_id=ticket_id, reason=call.reason if reason is None else reason,
-            key=call.key if key is None else key, fingerprint=call.fingerprint if fingerprint_ is None else fingerprint_,
+            key=call.key if key is None else key,
+            fingerprint=call.fingerprint if fingerprint_ is None else fingerprint_,
             actor_id=call.actor_id if call else None, moves=tuple(booked),
         )
         self.entries.append(entry)
