@@ -2,19 +2,17 @@
 
     .venv/bin/python -m bench.ledger_throughput --postgres postgres://postgres@127.0.0.1:5432/postgres
     .venv/bin/python -m bench.ledger_throughput --postgres ... --processes 2     # 2 processes x 16 clients
-    .venv/bin/python -m bench.ledger_throughput --postgres ... --lanes 1         # one batch at a time
     .venv/bin/python -m bench.ledger_throughput            # SQLite, in a temporary directory
 
 Makes its own database (dropped afterwards), bulk-loads one account's history to `--history`
 entries (COPY on PostgreSQL), then measures, for one hot organisation and for the load spread over
 many organisations: holds per second (each hold followed by its capture, both through
 `billing.ledger`), the p50/p95/p99 latency of a hold and of a capture; and a balance read on the
-account with the long history. The
-`--clients` are split over `--processes` worker processes (each with its own connection pool of
-`--pool` and its own batches: `--lanes` of them in flight at once), which start together; holds/s
-is all holds over the wall time from the first start to the last finish. Runs `verify()` after
-each phase and fails loudly if it finds anything. Prints the load average before each phase (other
-work on the machine skews every figure). Bounded in operations and time.
+account with the long history. The `--clients` are split over `--processes` worker processes (each
+with its own connection pool of `--pool` and its own batches), which start together; holds/s is
+all holds over the wall time from the first start to the last finish. Runs `verify()` after each
+phase and fails loudly if it finds anything. Prints the load average before each phase (other work
+on the machine skews every figure). Bounded in operations and time.
 """
 
 from __future__ import annotations
@@ -56,10 +54,8 @@ def _percentile(ordered: list[float], fraction: float) -> float:
 
 async def _work(task: dict) -> dict:
     from app import db
-    from billing import batch, ledger
+    from billing import ledger
 
-    if task["lanes"]:
-        batch.LANES_POSTGRES = task["lanes"]
     if db.is_postgres():
         await db.engine().start_connection_pool(min_size=task["pool"], max_size=task["pool"])
     orgs, label = task["orgs"], task["label"]
@@ -101,10 +97,12 @@ def _worker(task_json: str) -> None:
 # --- the parent: database, phases, balance read, verify ----------------------------------------
 
 async def _phase(args: argparse.Namespace, label: str, orgs: list[int]) -> None:
+    from app import db
     from billing import ledger
 
     for org in orgs:
         await ledger.grant(org, args.operations, "bench", EXPIRES, key=f"g-{label}-{org}", today=TODAY)
+    await db.engine().run_ddl("ANALYZE")
     processes = args.processes
     load = os.getloadavg()[0]
     start_at = time.time() + 2.0 + 0.5 * processes
@@ -113,7 +111,6 @@ async def _phase(args: argparse.Namespace, label: str, orgs: list[int]) -> None:
         share = args.operations // processes + (1 if p < args.operations % processes else 0)
         task = {
             "database_url": os.environ["DATABASE_URL"], "orgs": orgs, "label": label, "pool": args.pool,
-            "lanes": args.lanes,
             "first": p * (args.operations // processes + 1), "operations": share,
             "clients": args.clients // processes, "start_at": start_at,
             "deadline": start_at + args.max_seconds,
@@ -305,7 +302,6 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1, help="worker processes sharing the clients")
     # On 2 cores more PostgreSQL backends than cores only add contention; clients queue for a connection.
     parser.add_argument("--pool", type=int, default=8, help="PostgreSQL connections per process")
-    parser.add_argument("--lanes", type=int, help="PostgreSQL batches in flight per process (default: billing's)")
     parser.add_argument("--operations", type=int, default=4000, help="hold+capture pairs per phase")
     parser.add_argument("--organizations", type=int, default=1000)
     parser.add_argument("--history", type=int, default=1_000_000, help="entries on the balance-read account")

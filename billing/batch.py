@@ -61,9 +61,6 @@ from billing.transactions import as_date, for_update, in_transaction, is_postgre
 log = logging.getLogger(__name__)
 
 MAX_CALLS = 256
-# Batches in flight at once in one process. SQLite has one writer at a time. On PostgreSQL a
-# second batch reads and books while the first one waits for its commit (bench/ledger_throughput.py).
-LANES_POSTGRES = 2
 
 
 async def run(call: Call) -> Answer:
@@ -77,50 +74,37 @@ async def run(call: Call) -> Answer:
 # --- the queue -------------------------------------------------------------------------------
 
 class _Queue:
-    """The calls of one event loop waiting for a batch, and the batches in flight.
+    """The calls of one event loop waiting for a batch, and the one batch in flight.
 
-    Up to `lanes` batches run at once. The calls waiting are shared among the lanes that are free,
-    so that callers who all call again at once (their answers came together) do not stay in one
-    batch: while one batch waits for the database, the next is read and booked.
+    One batch at a time: while it is in the database the next calls gather, and they all go in the
+    next batch. (Two batches in flight, sharing the waiting calls, measured slower on one hot
+    account, where they queue for its lock, and no faster spread over many: docs/benchmarks.md.)
     """
 
-    def __init__(self, lanes: int) -> None:
+    def __init__(self) -> None:
         self.waiting: list[tuple[Call, asyncio.Future[Answer]]] = []
-        self.lanes = lanes
-        self.running = 0
-        self.free = 0
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.task: asyncio.Task[None] | None = None
 
     async def submit(self, call: Call) -> Answer:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answer] = loop.create_future()
         self.waiting.append((call, future))
-        if self.running < self.lanes:
-            self.running += 1
-            self.free += 1
+        if self.task is None:
             # A context of its own: the batches never run inside a caller's transaction.
-            task = loop.create_task(self._batches(), context=contextvars.Context())
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self.task = loop.create_task(self._batches(), context=contextvars.Context())
         return await future
 
     async def _batches(self) -> None:
         try:
             while self.waiting:
-                share = min(MAX_CALLS, -(-len(self.waiting) // self.free))
-                batch = [(call, future) for call, future in self.waiting[:share] if not future.done()]
-                del self.waiting[:share]
-                self.free -= 1
-                try:
-                    if batch:
-                        await _answer(batch)
-                finally:
-                    self.free += 1
+                batch = [(call, future) for call, future in self.waiting[:MAX_CALLS] if not future.done()]
+                del self.waiting[:MAX_CALLS]
+                if batch:
+                    await _answer(batch)
                 # Let the callers just answered queue their next calls before the next batch.
                 await asyncio.sleep(0)
         finally:
-            self.running -= 1
-            self.free -= 1
+            self.task = None
 
 
 _queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
@@ -130,7 +114,7 @@ def _queue() -> _Queue:
     loop = asyncio.get_running_loop()
     queue = _queues.get(loop)
     if queue is None:
-        queue = _queues[loop] = _Queue(LANES_POSTGRES if is_postgres() else 1)
+        queue = _queues[loop] = _Queue()
     return queue
 
 
@@ -154,7 +138,7 @@ async def _answer(batch: list[tuple[Call, asyncio.Future[Answer]]]) -> None:
         for (_, future), answer in zip(batch, answers, strict=True):
             _settle(future, answer)
     finally:
-        # Only if the batch itself was cancelled (the loop is shutting down).
+        # Callers still waiting here: the batch itself was cancelled (the loop is shutting down).
         for _, future in batch:
             future.cancel()
 
