@@ -35,9 +35,10 @@ import contextvars
 import logging
 import weakref
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from billing import clock
 from billing.books import (
     Account,
     Adjust,
@@ -161,7 +162,7 @@ async def _in_own_transaction(calls: list[Call]) -> list[Answer]:
 
 async def _apply(calls: list[Call]) -> list[Answer]:
     """Inside a write transaction: lock, read, book every call, write. Returns each call's answer."""
-    now = datetime.now(UTC)
+    now = clock.now()
     credited = sorted({call.organization_id for call in calls if creates_account(call)})
     if credited:
         await rows(
