@@ -11,6 +11,7 @@ import sys
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -198,8 +199,12 @@ def test_the_same_document_renders_to_the_same_bytes_even_in_another_process():
     assert fresh.stdout.strip() == hashlib.sha256(first).hexdigest()
 
 
-def test_a_different_creation_time_is_a_different_file():
+def test_the_creation_time_is_an_instant():
     assert document_pdf(make_document(), CREATED) != document_pdf(make_document(), CREATED + timedelta(seconds=1))
+    in_tokyo = CREATED.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert document_pdf(make_document(), in_tokyo) == document_pdf(make_document(), CREATED)
+    with pytest.raises(ValueError):
+        document_pdf(make_document(), CREATED.replace(tzinfo=None))
 
 
 def test_the_browser_view_stamps_the_status_and_the_pdf_never_does():
@@ -338,3 +343,14 @@ def test_amounts_must_be_whole_numbers(amount):
 def test_render_pdf_keeps_taking_html():
     html = render_document_html(make_document())
     assert render_pdf(html, created=CREATED) == document_pdf(make_document(), CREATED)
+
+
+def test_the_month_end_pool_renders_the_same_statements_in_its_worker_processes():
+    from functools import partial
+
+    from billing.documents import statement_pool
+
+    statements = [make_statement(5), make_statement(12)]
+    with statement_pool(workers=1) as pool:
+        rendered = list(pool.map(partial(statement_pdf, created=CREATED), statements))
+    assert rendered == [statement_pdf(statement, CREATED) for statement in statements]
