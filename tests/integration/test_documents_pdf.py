@@ -87,6 +87,7 @@ def test_an_invoice_shows_every_item_a_qualified_invoice_must_carry():
     assert "ご請求金額（税込） Amount due, tax included ¥139,856" in text
     assert "合計（税込） Total ¥139,856" in text
     assert "お振込先" in text and "みずほ銀行 丸の内支店 普通 1234567 カ）キップサポート" in text
+    assert "2026/10/31 までに139,856円をお振込みください。" in text
     assert "請求書 No. INV-2026-000123 1 / 1" in text  # the foot of the page
 
 
@@ -163,7 +164,7 @@ def test_a_credit_note_names_the_original_document_and_says_the_amounts_are_retu
     assert fact(text, "返還年月日") == "2026/11/19"
     assert fact(text, "元の書類番号") == "INV-2026-000123"
     assert fact(text, "元の書類の発行日") == "2026/10/01"
-    assert "下記のとおり返還いたします。" in text
+    assert "下記のとおり 44,000円（税込）を返還いたします。" in text
     assert "返還金額（税込） Amount returned, tax included ¥44,000" in text
     assert "サポートポイント 未使用分の返金（8ポイント） 8 ¥5,000 ¥40,000 10%" in text
     assert "返還額（税抜）" in text and "返還消費税額" in text and "10%対象 ¥40,000 ¥4,000" in text
