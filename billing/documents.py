@@ -26,7 +26,7 @@ import subprocess
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -366,16 +366,25 @@ def _parsed_stylesheet() -> CSS:
     return sheet
 
 
+def _pdf_date(created: datetime | None) -> str | None:
+    if created is None:
+        return None
+    # WeasyPrint drops a date without a time zone (with only a log line); in UTC, the same instant
+    # gives the same bytes whichever zone it was given in.
+    if created.utcoffset() is None:
+        raise ValueError(f"the PDF's creation time needs a time zone: {created!r}")
+    return created.astimezone(UTC).isoformat(timespec="seconds")
+
+
 def _write_pdf(html: str, base_url: str | None, created: datetime | None, stylesheets: list[CSS]) -> bytes:
     document = HTML(string=html, base_url=base_url).render(font_config=_font_configuration(), stylesheets=stylesheets)
-    document.metadata.created = created.isoformat() if created else None
-    document.metadata.modified = document.metadata.created
+    document.metadata.created = document.metadata.modified = _pdf_date(created)
     return document.write_pdf()
 
 
 def render_pdf(html: str, *, base_url: str | None = None, created: datetime | None = None) -> bytes:
-    """The PDF of an HTML document. `created` fixes the PDF's creation date, so re-rendering a
-    stored document gives the same bytes (without it the document carries no date)."""
+    """The PDF of an HTML document. `created` (timezone-aware) fixes the PDF's creation date, so
+    re-rendering a stored document gives the same bytes (without it the document carries no date)."""
     return _write_pdf(html, base_url, created, [])
 
 

@@ -11,6 +11,7 @@ import sys
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -86,6 +87,7 @@ def test_an_invoice_shows_every_item_a_qualified_invoice_must_carry():
     assert "ご請求金額（税込） Amount due, tax included ¥139,856" in text
     assert "合計（税込） Total ¥139,856" in text
     assert "お振込先" in text and "みずほ銀行 丸の内支店 普通 1234567 カ）キップサポート" in text
+    assert "2026/10/31 までに139,856円をお振込みください。" in text
     assert "請求書 No. INV-2026-000123 1 / 1" in text  # the foot of the page
 
 
@@ -162,7 +164,7 @@ def test_a_credit_note_names_the_original_document_and_says_the_amounts_are_retu
     assert fact(text, "返還年月日") == "2026/11/19"
     assert fact(text, "元の書類番号") == "INV-2026-000123"
     assert fact(text, "元の書類の発行日") == "2026/10/01"
-    assert "下記のとおり返還いたします。" in text
+    assert "下記のとおり 44,000円（税込）を返還いたします。" in text
     assert "返還金額（税込） Amount returned, tax included ¥44,000" in text
     assert "サポートポイント 未使用分の返金（8ポイント） 8 ¥5,000 ¥40,000 10%" in text
     assert "返還額（税抜）" in text and "返還消費税額" in text and "10%対象 ¥40,000 ¥4,000" in text
@@ -198,8 +200,12 @@ def test_the_same_document_renders_to_the_same_bytes_even_in_another_process():
     assert fresh.stdout.strip() == hashlib.sha256(first).hexdigest()
 
 
-def test_a_different_creation_time_is_a_different_file():
+def test_the_creation_time_is_an_instant():
     assert document_pdf(make_document(), CREATED) != document_pdf(make_document(), CREATED + timedelta(seconds=1))
+    in_tokyo = CREATED.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert document_pdf(make_document(), in_tokyo) == document_pdf(make_document(), CREATED)
+    with pytest.raises(ValueError):
+        document_pdf(make_document(), CREATED.replace(tzinfo=None))
 
 
 def test_the_browser_view_stamps_the_status_and_the_pdf_never_does():
@@ -338,3 +344,14 @@ def test_amounts_must_be_whole_numbers(amount):
 def test_render_pdf_keeps_taking_html():
     html = render_document_html(make_document())
     assert render_pdf(html, created=CREATED) == document_pdf(make_document(), CREATED)
+
+
+def test_the_month_end_pool_renders_the_same_statements_in_its_worker_processes():
+    from functools import partial
+
+    from billing.documents import statement_pool
+
+    statements = [make_statement(5), make_statement(12)]
+    with statement_pool(workers=1) as pool:
+        rendered = list(pool.map(partial(statement_pdf, created=CREATED), statements))
+    assert rendered == [statement_pdf(statement, CREATED) for statement in statements]
