@@ -10,6 +10,8 @@ repeated payment or refund notice change nothing.
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -110,6 +112,36 @@ async def purchases_of(organization_id: int, *, limit: int = 50) -> list[Purchas
     return [_view(row) for row in rows]
 
 
+@dataclass(frozen=True)
+class PurchasePage:
+    items: tuple[PurchaseView, ...]
+    next_cursor: str | None
+
+
+async def list_purchases(
+    *,
+    statuses: Sequence[str] | None = None,
+    refunded: bool | None = None,
+    organization_id: int | None = None,
+    cursor: int | None = None,
+    limit: int = 50,
+) -> PurchasePage:
+    """Every organisation's purchases, newest first, a page at a time; `statuses` keeps those in
+    one of them, `refunded` those refunded (True) or not (False)."""
+    query = Purchase.select().order_by(Purchase.id, ascending=False).limit(limit + 1)
+    if statuses:
+        query = query.where(Purchase.status.is_in(list(statuses)))
+    if refunded is not None:
+        query = query.where(Purchase.refunded_at.is_not_null() if refunded else Purchase.refunded_at.is_null())
+    if organization_id is not None:
+        query = query.where(Purchase.organization == organization_id)
+    if cursor is not None:
+        query = query.where(Purchase.id < cursor)
+    rows = await query
+    items = tuple(_view(row) for row in rows[:limit])
+    return PurchasePage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+
 def _lines(purchase: PurchaseView) -> list[Line]:
     return [Line(
         description=purchase.description, quantity=purchase.quantity, unit_price_jpy=purchase.unit_price_jpy,
@@ -123,6 +155,9 @@ def _recipient(name: str) -> str:
         raise InvalidValue("Enter the name the documents are addressed to.", field="recipient_name")
     if len(name) > RECIPIENT_MAX:
         raise InvalidValue("At most {maximum} characters.", field="recipient_name", maximum=RECIPIENT_MAX)
+    # It is printed on documents, and PostgreSQL refuses a NUL in text outright.
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise InvalidValue("Control characters are not allowed.", field="recipient_name")
     return name
 
 

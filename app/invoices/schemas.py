@@ -74,6 +74,7 @@ class DocumentPageRead(BaseModel):
 class PaymentCreate(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    paid_on: date = Field(description="The day the transfer arrived")
+    # JSON has no dates: the day comes as text (YYYY-MM-DD), which a strict date would refuse.
+    paid_on: date = Field(strict=False, description="The day the transfer arrived (YYYY-MM-DD)")
     amount_jpy: Annotated[int, Field(ge=1, le=PAYMENT_MAX_JPY)]
     note: Annotated[str, Field(max_length=REASON_MAX)] = ""

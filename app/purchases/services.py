@@ -19,7 +19,7 @@ from app.accounts.caller import Caller
 from app.accounts.tables import Organization, User
 from app.errors import InvalidInput, NotAllowed, NotFound, from_domain
 from app.i18n import _
-from app.points.services import whole_number
+from app.points.services import parse_code, whole_number
 from app.settings import get_settings
 from billing import card_payments, purchases
 from billing.card_payments import StripeSettings
@@ -36,7 +36,8 @@ PURCHASE_STATUSES = {
     "pending": "Waiting for the card payment",
     "processing": "Payment being confirmed",
     "awaiting_payment": "Waiting for the bank transfer",
-    "paid": "Paid",
+    # Not "Paid": the catalogue has one Japanese per English text, and "Paid" is a lot's source.
+    "paid": "Payment received",
     "failed": "Payment failed",
     "expired": "Checkout expired",
     "cancelled": "Cancelled",
@@ -103,7 +104,7 @@ def parse_quantity(value: Any) -> int:
 async def quote(bundle_code: str, quantity: Any) -> tuple[Bundle, PurchaseQuote]:
     """The points, price, tax and total of buying `quantity` of a bundle, or why it cannot be bought."""
     try:
-        bundle = await pricing.bundle((bundle_code or "").strip())
+        bundle = await pricing.bundle(parse_code(bundle_code, "bundle"))
         issuer = await current_issuer()
         return bundle, validate_purchase(bundle, parse_quantity(quantity), issuer.tax_rounding if issuer else "down")
     except (PricingError, LedgerError) as exc:
@@ -130,7 +131,7 @@ async def buy(
     settings = get_settings()
     try:
         purchase = await purchases.start_purchase(
-            organization_id, (bundle_code or "").strip(), parse_quantity(quantity), method,
+            organization_id, parse_code(bundle_code, "bundle"), parse_quantity(quantity), method,
             recipient_name=recipient_name if recipient_name is not None else organization["name"],
             requested_by=caller.id, request_key=f"{caller.id}:{key}" if key else None,
         )
