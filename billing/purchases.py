@@ -475,7 +475,11 @@ async def refund_purchase(
                 purchase.lot_id, f"refund:purchase:{purchase_id}", reason, today=today, actor_id=actor_id
             )
             points = posted.points
-        except NotRefundable:
+        except NotRefundable as exc:
+            # Points held by open requests: refused until they are settled, so the purchase is
+            # never marked refunded while points that could come back are still in its lot.
+            if "held" in exc.values:
+                raise
             points = 0
         credit_note = None
         if points:
