@@ -298,8 +298,13 @@ class FinanceController(Controller):
         if refund.credit_note is None:
             flash(request, _("No unspent points were left on this purchase, so nothing was refunded."))
             return Redirect(path=f"/console/finance/documents/{document_id}", status_code=303)
-        flash(request, _("{points} unspent points were taken back and credit note {number} was issued.",
-                         points=refund.points, number=refund.credit_note.number))
+        if refund.purchase.method == "card":
+            flash(request, _("{points} unspent points were taken back, credit note {number} was issued and {amount} "
+                             "was refunded to the card through Stripe.", points=refund.points,
+                             number=refund.credit_note.number, amount=yen(refund.credit_note.document.total_jpy)))
+        else:
+            flash(request, _("{points} unspent points were taken back and credit note {number} was issued.",
+                             points=refund.points, number=refund.credit_note.number))
         return Redirect(path=f"/console/finance/documents/{refund.credit_note.id}", status_code=303)
 
     # ----------------------------------------------------------------------------- purchases

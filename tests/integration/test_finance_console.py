@@ -367,6 +367,8 @@ async def test_a_card_purchase_is_refunded_through_stripe(client, shop):
     response = await client.post(f"/console/finance/documents/{receipt.id}/refund",
                                  data={"reason": "解約", **csrf(client)})
     assert response.status_code == 303
+    shown = (await client.get(response.headers["location"])).text
+    assert "¥55,000 を Stripe を通じてカードに返金しました。" in shown
     refunded = await purchases.get_purchase(purchase.id)
     assert refunded.refunded_points == 10 and refunded.stripe_refund_id
     assert (await ledger.balance(alpha.id)).available == 0
