@@ -32,6 +32,10 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the web app and the API."""
     import uvicorn
 
+    from billing.documents import missing_requirements
+
+    for problem in missing_requirements():
+        click.echo(f"warning: {problem}", err=True)
     click.echo(f"Kippu is serving on http://{host}:{port}/ ({get_settings().database_url.split('@')[-1]})")
     uvicorn.run("app.server:app_factory", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, log_level="info")

@@ -31,6 +31,7 @@ from app.routes import ROUTE_HANDLERS
 from app.schema import MAX_ID
 from app.settings import ROOT, Settings, get_settings
 from billing import clock as billing_clock
+from billing import documents
 from billing.errors import LedgerError
 from pricing.errors import PricingError
 
@@ -51,6 +52,14 @@ async def database_lifespan(_app: Litestar) -> AsyncIterator[None]:
     finally:
         if owns_pool:
             await engine.close_connection_pool()
+
+
+@asynccontextmanager
+async def documents_lifespan(_app: Litestar) -> AsyncIterator[None]:
+    # Without a Japanese font or HarfBuzz subsetting the PDFs still render, badly: say so once.
+    for problem in documents.missing_requirements():
+        log.warning(problem)
+    yield
 
 
 def make_store(settings: Settings, namespace: str) -> Store:
@@ -180,7 +189,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[healthz, *ROUTE_HANDLERS, *static],
         # Entered in order, left in reverse: the scheduler stops before the database closes.
-        lifespan=[database_lifespan, scheduler_lifespan],
+        lifespan=[database_lifespan, documents_lifespan, scheduler_lifespan],
         middleware=[sessions.middleware, CallerMiddleware()],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
