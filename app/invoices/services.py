@@ -165,9 +165,12 @@ async def document_pdf(caller: Caller, document_id: int) -> tuple[IssuedDocument
 
 
 async def document_html(caller: Caller, document_id: int) -> str:
-    """The document as HTML, from the template of its PDF, with its status stamped on it."""
+    """The document as HTML, from the template of its PDF, with what became of it (paid, void,
+    replaced) stamped on it; a document just issued carries no stamp."""
     document = await get_document(caller, document_id)
-    return documents.render_document_html(document.document, status=document.status)
+    return documents.render_document_html(
+        document.document, status=document.status if document.status != "issued" else None
+    )
 
 
 async def related_documents(caller: Caller, document: IssuedDocument) -> list[IssuedDocument]:

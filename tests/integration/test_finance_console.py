@@ -447,6 +447,10 @@ async def test_a_documents_pdf_downloads_and_its_html_view_shows_in_the_browser(
     view = await client.get(f"/console/finance/documents/{invoice.id}/view")
     assert view.status_code == 200 and view.headers["content-type"].startswith("text/html")
     assert invoice.number in view.text and "株式会社アルファ" in view.text
+    assert 'class="stamp"' not in view.text  # just issued: nothing to stamp
+    await purchases.void_invoice(invoice.id, "重複")
+    voided = (await client.get(f"/console/finance/documents/{invoice.id}/view")).text
+    assert re.search(r'class="stamp"[^>]*>無効', voided)
 
 
 # ------------------------------------------------------------------------------------ purchases
