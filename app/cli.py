@@ -135,6 +135,45 @@ def low_balance_alerts() -> None:
                f"({result.checked} accounts checked)")
 
 
+@main.command()
+@click.option("--month", required=True, help="The month that has ended, as YYYY-MM.")
+@click.option("--workers", default=None, type=click.IntRange(min=1), help="Rendering processes (default: one per core).")
+def statements(month: str, workers: int | None) -> None:
+    """Issue the month's usage statements of every organisation (idempotent: a re-run issues only
+    the missing ones), rendered in parallel with a progress bar."""
+    import time
+
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label=f"statements {month}", file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    started = time.perf_counter()
+    result = _service_call(_issue_statements(month, workers, progress))
+    if bar is not None:
+        bar.__exit__(None, None, None)
+    seconds = time.perf_counter() - started
+    click.echo(f"statements {month}: {result.issued} issued in {seconds:.1f}s, {result.already_issued} issued before, "
+               f"{result.without_points} organisations without points then")
+
+
+async def _issue_statements(month: str, workers: int | None, progress):
+    from app import db
+    from app.invoices.services import issue_month_statements, required_month
+
+    if db.is_postgres():
+        await db.engine().start_connection_pool(min_size=1, max_size=8)
+    try:
+        return await issue_month_statements(required_month(month), workers=workers, progress=progress)
+    finally:
+        if db.is_postgres():
+            await db.engine().close_connection_pool()
+
+
 def _log_jobs_to_stderr() -> None:
     import logging
 

@@ -44,7 +44,9 @@ from app.tickets import points as ticket_points
 from app.tickets import services as tickets
 from app.tickets.attachments import Upload
 from app.tickets.tables import Attachment, PointChangeRequest, Ticket, TicketEvent, TicketMessage
-from billing import clock, ledger
+from billing import clock, ledger, purchases
+from billing.invoicing import documents_of_purchase
+from billing.issuer import IssuerSettings, current_issuer, save_issuer
 from billing.tables import PointLot, PointsAccount
 from pricing import services as pricing
 from pricing.rules import Bundle, PrioritySurcharge, RequestTypePrice, lot_expiry
@@ -148,6 +150,14 @@ BUNDLE = Bundle(code="P10", name_ja="10ポイントパック", name_en="10-point
                 tax_rate=10, validity_months=12, min_quantity=1)
 # What each company bought (in bundles of 10) or was given, and the approval limit its admin set.
 PURCHASED_BUNDLES = {"SAKURA": 10, "AOBA": 6}
+# How each company paid: さくら商事 by invoice (bank transfer a week later), 青葉システム by card.
+PAYMENT_METHODS = {"SAKURA": "invoice", "AOBA": "card"}
+# The vendor as the issuer of its invoices (a made-up registration number with a valid check digit).
+ISSUER = IssuerSettings(
+    name="Kippuサポート株式会社", registration_number="T7123456789012", address="東京都千代田区丸の内一丁目1番1号",
+    phone="03-1234-5678", email="keiri@kippu.example",
+    bank_account="三菱UFJ銀行 丸の内支店 普通 1234567\nキップサポート（カ", payment_terms_days=30,
+)
 WELCOME_POINTS = {"AOBA": 10}
 APPROVAL_LIMITS = {"SAKURA": 2}
 
@@ -681,26 +691,47 @@ async def _create_points(world: _World) -> None:
         await pricing.publish(version)
     if not await pricing.bundles(active_only=False):
         await pricing.save_bundle(BUNDLE)
+    if await current_issuer() is None:
+        await save_issuer(ISSUER, actor_id=world.users["admin"].id)
     # Bought about two and a half months ago, valid for the bundle's twelve months.
     bought_on = clock.today() - timedelta(days=80)
     for code, organization_id in world.organizations.items():
         if code in PURCHASED_BUNDLES:
-            await ledger.purchase(
-                organization_id, BUNDLE.points * PURCHASED_BUNDLES[code], BUNDLE.price_jpy // BUNDLE.points,
-                lot_expiry(bought_on, BUNDLE.validity_months),
-                f"{BUNDLE.name_ja} × {PURCHASED_BUNDLES[code]}（請求書払い）", key=f"demo:{code}:purchase",
-                actor_id=world.users["finance"].id,
-            )
+            await _buy(world, code, organization_id, PURCHASED_BUNDLES[code], bought_on)
         if code in WELCOME_POINTS:
             await ledger.grant(
                 organization_id, WELCOME_POINTS[code], "サービス開始記念の無償ポイント",
                 lot_expiry(bought_on, BUNDLE.validity_months), key=f"demo:{code}:welcome",
                 actor_id=world.users["finance"].id,
             )
+    # さくら商事 ordered more by invoice 40 days ago and has not paid it: it is overdue.
+    await _buy(world, "SAKURA", world.organizations["SAKURA"], 4, clock.today() - timedelta(days=40), pay=False)
     for company in COMPANIES:
         if company.code in APPROVAL_LIMITS:
             admin_key = next(c.key for c in CUSTOMERS if c.organization == company.code and c.role == "customer_admin")
             await ticket_points.set_approval_limit(world.caller(admin_key), APPROVAL_LIMITS[company.code])
+
+
+async def _buy(world: _World, code: str, organization_id: int, quantity: int, ordered_on, *, pay: bool = True) -> None:
+    """A purchase as the company's admin made it, paid as the company pays."""
+    buyer = next(c for c in CUSTOMERS if c.organization == code and c.role == "customer_admin")
+    company = next(c for c in COMPANIES if c.code == code)
+    method = PAYMENT_METHODS[code]
+    purchase = await purchases.start_purchase(
+        organization_id, BUNDLE.code, quantity, method, recipient_name=company.name,
+        requested_by=world.users[buyer.key].id, today=ordered_on,
+    )
+    if not pay:
+        return
+    if method == "card":
+        await purchases.attach_checkout(purchase.id, f"cs_demo_{purchase.id}", "")
+        await purchases.settle_card_payment(purchase.id, paid_at=clock.start_of(ordered_on) + timedelta(hours=10),
+                                            today=ordered_on)
+        return
+    (invoice,) = await documents_of_purchase(purchase.id)
+    paid_on = ordered_on + timedelta(days=7)
+    await purchases.record_payment(invoice.id, paid_on=paid_on, amount_jpy=purchase.total_jpy,
+                                   actor_id=world.users["finance"].id, today=paid_on)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from app.points.controllers import OrganizationPointsController, PriceTableContr
 from app.points.pages import ConsolePointsController, PortalPointsController
 from app.portal.pages import PortalController
 from app.purchases.controllers import PurchaseController, StripeWebhookController
+from app.purchases.pages import PortalPurchaseController, TestPaymentController
 from app.tickets.controllers import TicketController
 
 ROUTE_HANDLERS = [
@@ -38,4 +39,6 @@ ROUTE_HANDLERS = [
     StatementController,
     FinanceController,
     IssuerAdminController,
+    PortalPurchaseController,
+    TestPaymentController,
 ]

@@ -50,7 +50,7 @@ def registration_number(text: str) -> str:
     digits = typed[1:] if typed.startswith("T") else typed
     if len(digits) != 13 or not digits.isascii() or not digits.isdigit():
         raise InvalidValue(
-            "A registration number is T followed by 13 digits (e.g. T7000012050002).", field="registration_number"
+            "A registration number is T followed by 13 digits (e.g. T7123456789012).", field="registration_number"
         )
     if not cn.is_valid(digits):
         raise InvalidValue(
@@ -60,7 +60,9 @@ def registration_number(text: str) -> str:
     return "T" + digits
 
 
-def _text(value: str, field: str, *, required: bool = False, maximum: int = TEXT_MAX) -> str:
+def checked_text(value: str, field: str, *, required: bool = False, maximum: int = TEXT_MAX) -> str:
+    """Text as typed, trimmed; InvalidValue when required and empty, too long, or holding control
+    characters (line breaks and tabs are text)."""
     value = (value or "").strip()
     if required and not value:
         raise InvalidValue("This field is required.", field=field)
@@ -81,12 +83,12 @@ def checked(settings: IssuerSettings) -> IssuerSettings:
     if settings.tax_rounding not in ROUNDING_MODES:
         raise InvalidValue("Choose how consumption tax is rounded.", field="tax_rounding")
     return IssuerSettings(
-        name=_text(settings.name, "name", required=True, maximum=NAME_MAX),
+        name=checked_text(settings.name, "name", required=True, maximum=NAME_MAX),
         registration_number=registration_number(settings.registration_number),
-        address=_text(settings.address, "address"),
-        phone=_text(settings.phone, "phone", maximum=40),
-        email=_text(settings.email, "email", maximum=254),
-        bank_account=_text(settings.bank_account, "bank_account"),
+        address=checked_text(settings.address, "address"),
+        phone=checked_text(settings.phone, "phone", maximum=40),
+        email=checked_text(settings.email, "email", maximum=254),
+        bank_account=checked_text(settings.bank_account, "bank_account"),
         payment_terms_days=terms,
         tax_rounding=settings.tax_rounding,
     )

@@ -10,7 +10,6 @@ repeated payment or refund notice change nothing.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -26,7 +25,7 @@ from billing.errors import (
     UnknownPurchase,
 )
 from billing.invoicing import IssuedDocument
-from billing.issuer import issuer_in_force
+from billing.issuer import checked_text, issuer_in_force
 from billing.tables import PURCHASE_METHODS, BillingDocument, InvoicePayment, Purchase
 from billing.transactions import for_update, write_transaction
 from pricing import services as pricing
@@ -150,15 +149,9 @@ def _lines(purchase: PurchaseView) -> list[Line]:
 
 
 def _recipient(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
+    if not (name or "").strip():
         raise InvalidValue("Enter the name the documents are addressed to.", field="recipient_name")
-    if len(name) > RECIPIENT_MAX:
-        raise InvalidValue("At most {maximum} characters.", field="recipient_name", maximum=RECIPIENT_MAX)
-    # It is printed on documents, and PostgreSQL refuses a NUL in text outright.
-    if any(unicodedata.category(c) == "Cc" for c in name):
-        raise InvalidValue("Control characters are not allowed.", field="recipient_name")
-    return name
+    return checked_text(name, "recipient_name", maximum=RECIPIENT_MAX).replace("\n", " ")
 
 
 # --- starting a purchase -----------------------------------------------------------------------
@@ -347,7 +340,8 @@ async def record_payment(
                 open=invoice.open_jpy, number=invoice.number,
             )
         await InvoicePayment.insert(InvoicePayment(
-            document=document_id, paid_on=paid_on, amount_jpy=amount_jpy, note=(note or "").strip()[:REASON_MAX],
+            document=document_id, paid_on=paid_on, amount_jpy=amount_jpy,
+            note=checked_text(note, "note", maximum=REASON_MAX),
             recorded_by=actor_id, request_key=request_key, created_at=datetime.now(UTC),
         ))
         paid = invoice.paid_jpy + amount_jpy
@@ -370,12 +364,9 @@ async def payments_of(document_id: int) -> list[dict[str, Any]]:
 # --- corrections ---------------------------------------------------------------------------------
 
 def _reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
+    if not (reason or "").strip():
         raise InvalidValue("A reason is required.", field="reason")
-    if len(reason) > REASON_MAX:
-        raise InvalidValue("At most {maximum} characters.", field="reason", maximum=REASON_MAX)
-    return reason
+    return checked_text(reason, "reason", maximum=REASON_MAX)
 
 
 async def void_invoice(document_id: int, reason: str, *, actor_id: int | None = None) -> IssuedDocument:
@@ -425,7 +416,7 @@ async def correct_invoice(
             "invoice", organization_id=original.organization_id, recipient_name=recipient_name, issuer=issuer,
             lines=original.document.lines, issued_on=today, transaction_on=original.document.transaction_on,
             due_on=due_on, purchase_id=original.purchase_id, original_id=original.id,
-            note=(note or "").strip()[:REASON_MAX], issued_by=actor_id,
+            note=checked_text(note, "note", maximum=REASON_MAX), issued_by=actor_id,
         )
         await BillingDocument.update({BillingDocument.status: "replaced"}).where(BillingDocument.id == document_id)
         if original.purchase_id is not None:

@@ -215,11 +215,11 @@ async def issue_month(
     ticket_details: TicketDetails,
     workers: int | None = None,
     today: date | None = None,
-    progress: Callable[[int], None] = lambda _n: None,
+    progress: Callable[[int, int], None] = lambda _done, _total: None,
 ) -> MonthRun:
     """Issue the statements of a month that has ended for every organisation that had points by
     its end and has none yet, rendering them in `workers` processes (default: one per core).
-    `progress(n)` is called as statements are done (or found done already)."""
+    `progress(done, total)` is called before the first and after each statement issued."""
     today = today or clock.today()
     if not has_ended(month, today):
         raise InvalidValue("The statements of {month} are issued once the month has ended.", field="month", month=month)
@@ -230,22 +230,23 @@ async def issue_month(
         "SELECT organization FROM points_accounts WHERE created_at < {}", end)}
     todo = [(oid, name) for oid, name in organizations if oid in with_points and oid not in done]
     already = sum(1 for oid, _ in organizations if oid in done)
-    progress(already)
-    issued = 0
+    issued = finished = 0
+    progress(0, len(todo))
     workers = workers or os.cpu_count() or 1
     loop = asyncio.get_running_loop()
     # Build a few statements ahead of the renderers, no more (each holds its lines in memory).
     ahead = asyncio.Semaphore(workers * 2)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         async def issue_one(organization_id: int, name: str) -> None:
-            nonlocal issued
+            nonlocal issued, finished
             async with ahead:
                 statement = await build_statement(
                     organization_id, name, month, issuer=issuer, ticket_details=ticket_details, issued_on=today
                 )
                 pdf = await loop.run_in_executor(pool, _render, statement)
                 issued += await _store(organization_id, statement, pdf)
-                progress(1)
+                finished += 1
+                progress(finished, len(todo))
 
         await asyncio.gather(*(issue_one(oid, name) for oid, name in todo))
     return MonthRun(issued=issued, already_issued=already,

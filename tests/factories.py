@@ -215,7 +215,7 @@ async def make_support_world():
     )
 
 
-ISSUER_NUMBER = "T7000012050002"  # a real corporate number's check digit (国税庁)
+ISSUER_NUMBER = "T7123456789012"  # made up, with a valid check digit
 
 
 async def make_issuer(name: str = "株式会社キップ・サポート", *, rounding: str = "down", terms: int = 30):

@@ -74,7 +74,7 @@ class DocumentPageRead(BaseModel):
 class PaymentCreate(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    # JSON has no dates: the day comes as text (YYYY-MM-DD), which a strict date would refuse.
-    paid_on: date = Field(strict=False, description="The day the transfer arrived (YYYY-MM-DD)")
+    # A date arrives in JSON as text (YYYY-MM-DD): strict for everything else, not for it.
+    paid_on: Annotated[date, Field(strict=False, description="The day the transfer arrived (YYYY-MM-DD)")]
     amount_jpy: Annotated[int, Field(ge=1, le=PAYMENT_MAX_JPY)]
     note: Annotated[str, Field(max_length=REASON_MAX)] = ""

@@ -389,15 +389,19 @@ def statement_months(today: date | None = None, count: int = 12) -> list[str]:
     return months
 
 
-async def issue_month_statements(month: str, *, workers: int | None = None, progress=lambda _n: None):
+async def issue_month_statements(month: str, *, workers: int | None = None,
+                                 progress=lambda _done, _total: None) -> statements.MonthRun:
     """`kippu statements --month`: every organisation's statement of an ended month, once."""
     organizations = [(r["id"], r["name"]) for r in await Organization.select(Organization.id, Organization.name)
                      .order_by(Organization.id)]
-    issuer = await issuer_in_force()
-    return await statements.issue_month(
-        month, organizations, issuer=issuer.issuer, ticket_details=ticket_details, workers=workers,
-        progress=progress,
-    )
+    try:
+        issuer = await issuer_in_force()
+        return await statements.issue_month(
+            month, organizations, issuer=issuer.issuer, ticket_details=ticket_details, workers=workers,
+            progress=progress,
+        )
+    except LedgerError as exc:
+        raise refused(exc) from exc
 
 
 # --- the finance console -------------------------------------------------------------------------

@@ -36,7 +36,6 @@ PURCHASE_STATUSES = {
     "pending": "Waiting for the card payment",
     "processing": "Payment being confirmed",
     "awaiting_payment": "Waiting for the bank transfer",
-    # Not "Paid": the catalogue has one Japanese per English text, and "Paid" is a lot's source.
     "paid": "Payment received",
     "failed": "Payment failed",
     "expired": "Checkout expired",

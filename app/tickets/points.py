@@ -53,8 +53,8 @@ from pricing import services as pricing
 from pricing.errors import PricingError
 from pricing.rules import PointTable, Quote, RequestTypePrice
 
-# The portal page with the balance and the way to buy more points.
-BALANCE_PATH = "/portal/points"
+# Where a customer short of points goes to buy more (members are told to ask their admin there).
+BALANCE_PATH = "/portal/purchase"
 REASON_MAX = 1000
 EXTRA_MINUTES_MAX = 10000
 APPROVAL_LIMIT_MAX = 100000

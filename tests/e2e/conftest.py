@@ -13,6 +13,8 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright
 
+from tests.fake_stripe import FakeStripe
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -23,10 +25,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(database):
-    """`kippu serve` on a free loopback port, on the same database as the tests."""
+def stripe_for_browser():
+    """The fake Stripe the live server pays through; its events reach the server's webhook."""
+    with FakeStripe() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def live_server(database, stripe_for_browser):
+    """`kippu serve` on a free loopback port, on the same database as the tests, with card
+    payments through the fake Stripe."""
     port = _free_port()
-    env = {**os.environ, "RUN_SCHEDULER": "false"}
+    env = {
+        **os.environ, "RUN_SCHEDULER": "false", "BASE_URL": f"http://127.0.0.1:{port}",
+        "STRIPE_SECRET_KEY": stripe_for_browser.api_key, "STRIPE_WEBHOOK_SECRET": stripe_for_browser.webhook_secret,
+        "STRIPE_API_BASE": stripe_for_browser.api_base,
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         env=env,
@@ -46,6 +60,7 @@ def live_server(database):
             process.kill()
             raise RuntimeError(f"the server did not start:\n{output}")
         time.sleep(0.2)
+    stripe_for_browser.webhook_url = f"{url}/webhooks/stripe"
     yield url
     process.terminate()
     process.wait(timeout=10)

@@ -31,8 +31,8 @@ from app.server import create_app
 from app.tickets import points as ticket_points
 from app.tickets import services as tickets
 from app.tickets.tables import Ticket
-from billing import clock, invoicing
-from billing import purchases as sales
+from billing import clock, purchases
+from billing.invoicing import documents_of_purchase
 from pricing import services as pricing
 from pricing.rules import Bundle
 from pricing.tables import PointTableVersion
@@ -100,14 +100,18 @@ async def world(database):
     await pricing.save_bundle(Bundle(code="basic", name_ja="基本", name_en="Basic", points=10, price_jpy=10000,
                                      tax_rate=10, validity_months=12))
     w.token_id = (await create_token(w.member.id, "spare"))[1]
-    # Invoices for finance's forms: one to pay, to void, to correct, one paid (to refund), and one
-    # the refused API payments aim at.
+    # Something bought: an invoice to pay, a card purchase at its (test) checkout.
     await make_issuer()
+    invoiced = await purchases.start_purchase(org.id, "basic", 1, "invoice", recipient_name="株式会社入力")
+    w.invoice = (await documents_of_purchase(invoiced.id))[0].id
+    by_card = await purchases.start_purchase(org.id, "basic", 1, "card", recipient_name="株式会社入力")
+    w.card_purchase = (await purchases.attach_checkout(by_card.id, f"cs_kippu_test_{by_card.id}", "/")).id
+    # Invoices for finance's forms: one to pay, to void, to correct, and one paid (to refund).
     invoices = {}
-    for use in ("pay", "void", "correct", "refund", "api"):
-        purchase = await sales.start_purchase(org.id, "basic", 1, "invoice", recipient_name="株式会社入力")
-        invoices[use] = (await invoicing.documents_of_purchase(purchase.id))[0].id
-    await sales.record_payment(invoices["refund"], paid_on=clock.today(), amount_jpy=11_000)
+    for use in ("pay", "void", "correct", "refund"):
+        purchase = await purchases.start_purchase(org.id, "basic", 1, "invoice", recipient_name="株式会社入力")
+        invoices[use] = (await documents_of_purchase(purchase.id))[0].id
+    await purchases.record_payment(invoices["refund"], paid_on=clock.today(), amount_jpy=11_000)
     w.invoices = SimpleNamespace(**invoices)
     return w
 
@@ -195,14 +199,14 @@ def api_cases(w) -> list[ApiCase]:
                 f"{ticket}/point-changes/{NO_SUCH_CHANGE}/approve", {}),
         ApiCase("/api/v1/tickets/{ticket_id:int}/point-changes/{change_id:int}/decline", "customer",
                 f"{ticket}/point-changes/{NO_SUCH_CHANGE}/decline", {}),
-        ApiCase("/api/v1/organizations/{organization_id:int}/purchases", "admin",
-                f"/api/v1/organizations/{w.org}/purchases",
-                {"bundle": "basic", "quantity": 1, "method": "invoice", "recipient_name": "株式会社入力"}),
-        ApiCase("/api/v1/invoices/{document_id:int}/payments", "admin", f"/api/v1/invoices/{w.invoices.api}/payments",
-                {"paid_on": clock.today().isoformat(), "amount_jpy": 1000, "note": "振込"}),
         ApiCase("/api/v1/organizations/{organization_id:int}/adjustments", "admin",
                 f"/api/v1/organizations/{w.org}/adjustments",
                 {"points": 10, "reason": "調整", "expires_on": "2099-12-31"}),
+        ApiCase("/api/v1/organizations/{organization_id:int}/purchases", "customer",
+                f"/api/v1/organizations/{w.org}/purchases",
+                {"bundle": "basic", "quantity": 1, "method": "invoice", "recipient_name": "株式会社入力"}),
+        ApiCase("/api/v1/invoices/{document_id:int}/payments", "admin", f"/api/v1/invoices/{w.invoice}/payments",
+                {"paid_on": "2026-12-01", "amount_jpy": 1, "note": "振込"}),
     ]
 
 
@@ -389,6 +393,9 @@ QUERY_PARAMS = {
     "/console/organizations/{organization_id}/points": ("cursor",),
     "/api/v1/organizations/{organization_id}/ledger": ("cursor", "limit"),
     "/admin/point-table/1": ("edit",),
+    "/portal/purchase/quote": ("bundle", "quantity"),
+    "/portal/billing": ("cursor",),
+    "/api/v1/invoices": ("organization", "month", "kind", "status", "overdue", "cursor", "limit"),
     "/console/finance/documents": ("organization", "kind", "status", "month", "overdue", "cursor"),
     "/console/finance/documents.csv": ("month",),
     "/console/finance/documents.zip": ("month",),
@@ -448,6 +455,15 @@ async def test_an_id_in_a_path_that_no_database_could_hold_is_a_404(world, brows
             response = await browsers.admin.get(url)
             if response.status_code != 404:
                 failures.append(f"GET {url[:60]} answered {response.status_code}")
+    # A month in a path is refused by name (422), whatever was typed.
+    for value in ("²", "2026-13", "9" * 30, "%00", "x" * 3000, "2026-1"):
+        for browser, url, headers in ((browsers.customer, f"/portal/statements/{value}", {}),
+                                      (browsers.customer, f"/portal/statements/{value}/pdf", {}),
+                                      (browsers.admin, f"/api/v1/organizations/{world.org}/statements/{value}/pdf",
+                                       tokens.admin)):
+            response = await browser.get(url, headers=headers)
+            if response.status_code not in (404, 422):
+                failures.append(f"GET {url[:60]} answered {response.status_code}")
     assert not failures, "\n".join(failures)
 
 
@@ -468,6 +484,8 @@ def form_cases(w) -> list[FormCase]:
     return [
         FormCase("/login", "anonymous", "/login", {"email": "bad-nobody@example.jp", "password": "x", "next": "/"}),
         FormCase("/logout", "anonymous", "/logout"),
+        # Stripe's notices (a form body is no more a signed event than any other)
+        FormCase("/webhooks/stripe", "anonymous", "/webhooks/stripe", {"type": "checkout.session.completed"}),
         # the portal
         FormCase("/portal/tickets", "customer", "/portal/tickets",
                  {"subject": "フォーム件名", "body": "本文", "request_type": "general", "priority": "normal",
@@ -498,6 +516,10 @@ def form_cases(w) -> list[FormCase]:
                  f"/portal/tickets/{w.ticket}/point-changes/{w.change}/decline"),
         FormCase("/portal/points/approval-limit", "customer", "/portal/points/approval-limit",
                  {"approval_limit": "5"}),
+        FormCase("/portal/purchase", "customer", "/portal/purchase",
+                 {"bundle": "basic", "quantity": "1", "method": "invoice", "recipient_name": "株式会社入力", "token": ""}),
+        FormCase("/test-payments/{purchase_id:int}", "customer", f"/test-payments/{w.card_purchase}",
+                 {"outcome": "expired"}),
         FormCase("/portal/tickets/{ticket_id:int}/watch", "customer", f"/portal/tickets/{w.ticket}/watch"),
         FormCase("/portal/tickets/{ticket_id:int}/unwatch", "customer", f"/portal/tickets/{w.ticket}/unwatch"),
         FormCase("/console/tickets/{ticket_id:int}/watch", "agent", f"{t}/watch"),
@@ -574,11 +596,9 @@ def form_cases(w) -> list[FormCase]:
         FormCase("/console/finance/documents/{document_id:int}/refund", "admin",
                  f"/console/finance/documents/{w.invoices.refund}/refund", {"reason": "入力検査"}),
         FormCase("/admin/issuer", "admin", "/admin/issuer",
-                 {"name": "株式会社入力検査", "registration_number": "T7000012050002", "address": "東京都",
+                 {"name": "株式会社入力検査", "registration_number": "T7123456789012", "address": "東京都",
                   "phone": "03-1234-5678", "email": "bill@example.jp", "bank_account": "みずほ銀行\n普通 1234567",
                   "payment_terms_days": "30", "tax_rounding": "down"}),
-        # Stripe's webhook reads no form: whatever a form holds, it is refused (no signature).
-        FormCase("/webhooks/stripe", "anonymous", "/webhooks/stripe", {"type": "checkout.session.completed"}),
         # the point table last: publishing a draft changes what can be filed
         FormCase("/admin/point-table", "admin", "/admin/point-table", {"note": "下書き"}),
         FormCase("/admin/point-table/{number:int}/request-types", "admin",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.accounts.tables import Organization
 from app.demo import seed_demo
 from app.tickets.tables import PointChangeRequest, Ticket
-from billing import ledger
+from billing import clock, invoicing, ledger
 from billing.verify import verify
 from pricing import services as pricing
 
@@ -37,3 +37,13 @@ async def test_the_demo_companies_have_points_and_every_request_holds_charges_or
     statuses = sorted(r["status"] for r in await PointChangeRequest.select(PointChangeRequest.status))
     assert statuses == ["applied", "pending"]
     assert (await verify()).clean
+
+
+async def test_the_demo_companies_bought_by_invoice_and_by_card_and_one_invoice_is_overdue():
+    await seed_demo()
+    page = await invoicing.list_documents()
+    kinds = sorted((d.kind, d.status) for d in page.items)
+    assert kinds == [("invoice", "issued"), ("invoice", "paid"), ("receipt", "issued")]
+    (overdue,) = (await invoicing.list_documents(overdue_on=clock.today())).items
+    assert overdue.document.recipient_name == "株式会社さくら商事"
+    assert all(d.document.issuer.registration_number == "T7123456789012" for d in page.items)

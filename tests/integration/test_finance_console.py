@@ -173,8 +173,8 @@ async def test_the_finance_home_counts_the_overdue_invoices_and_links_to_them(cl
 async def test_bad_filters_are_answered_with_a_message_not_a_failure(client, shop):
     _alpha, _beta, finance = shop
     await sign_in(client, finance)
-    for params, message in (({"kind": "bill"}, "書類の種類は一覧から選んでください。"),
-                            ({"status": "lost"}, "状態は一覧から選んでください。"),
+    for params, message in (({"kind": "bill"}, "書類の種類を一覧から選んでください。"),
+                            ({"status": "lost"}, "状態を一覧から選んでください。"),
                             ({"month": "2026-13"}, "月は YYYY-MM の形で指定してください"),
                             ({"organization": "²"}, "整数を入力してください。"),
                             ({"cursor": "abc"}, "ページの指定が正しくありません。")):
@@ -301,7 +301,7 @@ async def test_a_corrected_invoice_gets_a_new_number_and_links_back_to_the_origi
     assert f'<a href="/console/finance/documents/{original.id}" id="original-link">{original.number}</a>' in page
     assert re.search(rf'data-document-id="{original.id}">訂正元の請求書: ', page)
     back = (await client.get(f"/console/finance/documents/{original.id}")).text
-    assert 'id="document-status">訂正により差替え</span>' in back
+    assert 'id="document-status">訂正請求書に差替済み</span>' in back
     assert re.search(rf'data-document-id="{corrected_id}">訂正後の請求書: ', back)
     assert 'id="correct-invoice"' not in back and 'id="record-payment"' not in back
 
@@ -479,10 +479,10 @@ async def test_the_purchases_list_filters_by_what_became_of_them_and_links_their
     page = (await client.get("/console/finance/purchases", params={"status": "awaiting_payment"})).text
     link = f'<a href="/console/finance/documents/{awaiting_invoice.id}" class="document-link">{awaiting_invoice.number}</a>'
     assert link in page
-    assert "銀行振込待ち" in page
+    assert "お振込み待ち" in page
     assert f'/console/finance/documents/{paid_invoice.id}"' in (await client.get("/console/finance/purchases")).text
     bad = await client.get("/console/finance/purchases", params={"status": "lost"})
-    assert bad.status_code == 422 and "状態は一覧から選んでください。" in bad.text
+    assert bad.status_code == 422 and "状態を一覧から選んでください。" in bad.text
 
 
 # ------------------------------------------------------------------------------------ statements
@@ -537,33 +537,33 @@ async def test_the_issuer_page_checks_the_registration_number_and_saves_a_new_ve
     await sign_in(client, admin)
     page = await client.get("/admin/issuer")
     assert page.status_code == 200 and 'id="issuer-missing"' in page.text
-    form = {"name": "株式会社キップ・サポート", "registration_number": "T7000012050003", "address": "東京都千代田区",
+    form = {"name": "株式会社キップ・サポート", "registration_number": "T8123456789012", "address": "東京都千代田区",
             "phone": "03-1234-5678", "email": "Billing@Kippu.example", "bank_account": "みずほ銀行 丸の内支店\n普通 1234567",
             "payment_terms_days": "45", "tax_rounding": "half_up", **csrf(client)}
 
     wrong = await client.post("/admin/issuer", data=form)
     assert wrong.status_code == 422
     assert field_error(wrong.text, "registration_number") == (
-        "登録番号 T7000012050003 のチェックデジットが正しくありません。登録通知書の番号をご確認ください。")
+        "登録番号 T8123456789012 のチェックデジットが正しくありません。登録通知書の番号をご確認ください。")
     assert 'value="株式会社キップ・サポート"' in wrong.text and "普通 1234567" in wrong.text
     short = await client.post("/admin/issuer", data={**form, "registration_number": "T123"})
-    assert field_error(short.text, "registration_number") == "登録番号は「T」と 13 桁の数字です（例: T7000012050002）。"
-    terms = await client.post("/admin/issuer", data={**form, "registration_number": "T7000012050002",
+    assert field_error(short.text, "registration_number") == "登録番号は「T」と 13 桁の数字です（例: T7123456789012）。"
+    terms = await client.post("/admin/issuer", data={**form, "registration_number": "T7123456789012",
                                                      "payment_terms_days": "0"})
     assert terms.status_code == 422 and field_error(terms.text, "payment_terms_days") == "支払期限は 1〜365 日で指定してください。"
     assert await current_issuer() is None
 
-    saved = await client.post("/admin/issuer", data={**form, "registration_number": "Ｔ７０００－０１２０５０００２"})
+    saved = await client.post("/admin/issuer", data={**form, "registration_number": "Ｔ７１２３－４５６７－８９０１２"})
     assert saved.status_code == 303
     issuer = await current_issuer()
     assert (issuer.registration_number, issuer.payment_terms_days, issuer.tax_rounding, issuer.email) == (
-        "T7000012050002", 45, "half_up", "billing@kippu.example")
+        "T7123456789012", 45, "half_up", "billing@kippu.example")
     shown = (await client.get("/admin/issuer")).text
-    assert "発行者情報を保存しました" in shown and 'value="T7000012050002"' in shown
+    assert "発行者情報を保存しました" in shown and 'value="T7123456789012"' in shown
     assert re.search(r'id="last-change">[^<]*管理 太郎', shown)
     assert '<option value="half_up" selected>' in shown
 
-    await client.post("/admin/issuer", data={**form, "registration_number": "T7000012050002", "name": "株式会社キップ"})
+    await client.post("/admin/issuer", data={**form, "registration_number": "T7123456789012", "name": "株式会社キップ"})
     assert await IssuerProfile.count() == 2  # each save is a new version
     assert (await current_issuer()).name == "株式会社キップ"
 
@@ -598,7 +598,7 @@ async def test_agents_and_customers_get_403_on_every_finance_and_issuer_page(cli
             response = await client.get(url, params={"month": "2026-01"})
         else:
             response = await client.post(url, data={"reason": "x", "amount_jpy": "1", "name": "乗っ取り",
-                                                    "registration_number": "T7000012050002", **csrf(client)})
+                                                    "registration_number": "T7123456789012", **csrf(client)})
         assert response.status_code == 403, f"{role}: {method} {url} answered {response.status_code}"
     assert (await invoicing.get_document(invoice.id)).status == "issued"
     assert await IssuerProfile.count() == 1

@@ -297,7 +297,7 @@ async def test_the_portal_form_shows_the_price_and_refuses_with_the_shortfall(cl
         "category": "question", "confirm_duplicate": "1", **csrf(client),
     })
     assert response.status_code == 402
-    assert 'id="shortfall"' in response.text and "/portal/points" in response.text
+    assert 'id="shortfall"' in response.text and "/portal/purchase" in response.text
     assert await Ticket.count() == 0
 
 

@@ -238,7 +238,9 @@ def shows_nothing_of_b(response: httpx.Response) -> bool:
 # mixes of A's and B's), and what it must get:
 #   "not_found"  customers use this route: B's data must not exist for A (404, nothing changes);
 #   "staff_only" customers may not use the route at all (403 by role, the same answer for B's id
-#                as for an id that does not exist), and nothing changes.
+#                as for an id that does not exist), and nothing changes;
+#   "own_only"   the parameter names no company (a month): the route shows the caller's own
+#                company only, so whatever it answers shows nothing of B.
 
 
 def _ticket_urls(w, template: str) -> list[str]:
@@ -344,6 +346,20 @@ ISOLATION_CASES: dict[tuple[str, str], tuple[str, Callable]] = {
         ("not_found", _post(lambda w: _ticket_urls(w, "/portal/tickets/{}/watch"), {})),
     ("POST", "/portal/tickets/{ticket_id:int}/unwatch"):
         ("not_found", _post(lambda w: _ticket_urls(w, "/portal/tickets/{}/unwatch"), {})),
+    ("GET", "/portal/purchases/{purchase_id:int}"):
+        ("not_found", _get(lambda w: [f"/portal/purchases/{w.b.purchase}"])),
+    ("GET", "/portal/documents/{document_id:int}"):
+        ("not_found", _get(lambda w: [f"/portal/documents/{w.b.invoice}"])),
+    ("GET", "/portal/documents/{document_id:int}/pdf"):
+        ("not_found", _get(lambda w: [f"/portal/documents/{w.b.invoice}/pdf"])),
+    # A month not yet ended: no statement is issued (and stored) while the others are checked.
+    ("GET", "/portal/statements/{month:str}"): ("own_only", _get(lambda w: ["/portal/statements/2099-01"])),
+    ("GET", "/portal/statements/{month:str}/pdf"): ("own_only", _get(lambda w: ["/portal/statements/2099-01/pdf"])),
+    # The development test-payment page: another company's purchase does not exist.
+    ("GET", "/test-payments/{purchase_id:int}"):
+        ("not_found", _get(lambda w: [f"/test-payments/{w.b.purchase}"])),
+    ("POST", "/test-payments/{purchase_id:int}"):
+        ("not_found", _post(lambda w: [f"/test-payments/{w.b.purchase}"], {"outcome": "paid"})),
     # ---------------------------------------------------------------- one's own account
     ("POST", "/account/tokens/{token_id:int}/revoke"):
         ("not_found", _post(lambda w: [f"/account/tokens/{w.b.token_id}/revoke",

@@ -16,7 +16,7 @@ from billing.statements import TicketDetail
 from billing.tables import LedgerEntry
 from tests.factories import make_organization
 
-ISSUER = Issuer(name="株式会社キップ・サポート", registration_number="T7000012050002")
+ISSUER = Issuer(name="株式会社キップ・サポート", registration_number="T7123456789012")
 OCTOBER = "2026-10"
 
 
