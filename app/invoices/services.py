@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import hashlib
 import io
 import zipfile
 from collections.abc import Mapping
@@ -24,7 +23,7 @@ from app.accounts.tables import Organization, User
 from app.errors import Conflict, InvalidInput, NotAllowed, NotFound, from_domain
 from app.i18n import _
 from app.points.services import day, text, whole_number
-from app.purchases.services import stripe_settings
+from app.purchases.services import request_key, stripe_settings
 from app.tickets.tables import RequestType, Ticket
 from billing import card_payments, clock, documents, invoicing, ledger, purchases, statements
 from billing.errors import LedgerError
@@ -194,12 +193,6 @@ async def purchase_of(caller: Caller, document: IssuedDocument) -> PurchaseView 
 
 # --- finance's actions ---------------------------------------------------------------------------
 
-def payment_key(caller: Caller, key: str | None) -> str | None:
-    """The stored key of a payment form's one-time token or an Idempotency-Key: hashed with the
-    caller, so whatever text a browser sends fits the column and two callers never share one."""
-    return f"payment:{hashlib.sha256(f'{caller.id}:{key}'.encode()).hexdigest()}" if key else None
-
-
 async def record_payment(caller: Caller, document_id: int, *, paid_on: Any, amount_jpy: Any, note: Any = "",
                          key: str | None = None) -> IssuedDocument:
     _requires_finance(caller)
@@ -211,7 +204,7 @@ async def record_payment(caller: Caller, document_id: int, *, paid_on: Any, amou
     try:
         return await purchases.record_payment(
             document.id, paid_on=when, amount_jpy=amount, actor_id=caller.id,
-            note=text(note, "note", max_length=REASON_MAX), request_key=payment_key(caller, key),
+            note=text(note, "note", max_length=REASON_MAX), request_key=request_key(caller, "payment", key),
         )
     except LedgerError as exc:
         raise refused(exc) from exc

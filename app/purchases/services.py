@@ -9,6 +9,7 @@ the plain values those take, and turns their refusals into app errors naming the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -50,6 +51,13 @@ def purchase_status_label(status: str) -> str:
 
 def method_label(method: str) -> str:
     return _(METHODS.get(method, method))
+
+
+def request_key(caller: Caller, purpose: str, key: str | None) -> str | None:
+    """The stored key of a form's one-time token or an Idempotency-Key: hashed with the caller, so
+    whatever text a client sends fits the column (PostgreSQL refuses a NUL; the column holds 255
+    characters) and two callers never share one."""
+    return f"{purpose}:{hashlib.sha256(f'{caller.id}:{key}'.encode()).hexdigest()}" if key else None
 
 
 def stripe_settings() -> StripeSettings:
@@ -132,7 +140,7 @@ async def buy(
         purchase = await purchases.start_purchase(
             organization_id, parse_code(bundle_code, "bundle"), parse_quantity(quantity), method,
             recipient_name=recipient_name if recipient_name is not None else organization["name"],
-            requested_by=caller.id, request_key=f"{caller.id}:{key}" if key else None,
+            requested_by=caller.id, request_key=request_key(caller, "purchase", key),
         )
         if purchase.method == "card" and purchase.stripe_session_id is None:
             base = settings.base_url.rstrip("/")
