@@ -60,7 +60,7 @@ class HoldSettled(LedgerError):
 
 
 class NotRefundable(LedgerError):
-    """The lot cannot be refunded now: granted points, points still held, or nothing left."""
+    """The lot cannot be refunded: granted points, or no available points left to refund."""
 
     http_status = 409
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from billing.documents import Document, Issuer, Line, TaxTotal
+from billing.documents import Document, Issuer, Line, TaxTotal, document_pdf
 from billing.errors import InvalidValue, UnknownDocument
 from billing.issuer import IssuerSettings
 from billing.tables import BillingDocument, DocumentCounter, DocumentLine, DocumentTax
@@ -300,8 +300,6 @@ async def pdf_of(document_id: int) -> tuple[IssuedDocument, bytes]:
     rows = await BillingDocument.raw("SELECT pdf FROM billing_documents WHERE id = {}", document_id)
     if rows[0]["pdf"] is not None:
         return issued, bytes(rows[0]["pdf"])
-    from billing.documents import document_pdf
-
     pdf = await asyncio.to_thread(document_pdf, issued.document, issued.created_at)
     await BillingDocument.raw(
         "UPDATE billing_documents SET pdf = {}, pdf_sha256 = {} WHERE id = {} AND pdf IS NULL",

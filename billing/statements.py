@@ -16,16 +16,16 @@ import hashlib
 import os
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from billing import clock
-from billing.documents import ExpiringLot, Issuer, Statement, StatementLine
+from billing.documents import ExpiringLot, Issuer, Statement, StatementLine, statement_pdf, statement_pool
 from billing.errors import InvalidValue
 from billing.invoicing import as_date, as_datetime
 from billing.tables import PointsAccount, UsageStatement
+from billing.transactions import write_transaction
 
 EXPIRING_WINDOW_DAYS = 90
 MONTH = re.compile(r"(\d{4})-(\d{2})")
@@ -165,6 +165,11 @@ async def stored_pdf(organization_id: int, month: str) -> bytes | None:
 
 async def _store(organization_id: int, statement: Statement, pdf: bytes) -> bool:
     """Keep a statement's PDF; False when one was stored meanwhile (that one stands)."""
+    async with write_transaction():
+        return await _insert_statement(organization_id, statement, pdf)
+
+
+async def _insert_statement(organization_id: int, statement: Statement, pdf: bytes) -> bool:
     rows = await UsageStatement.raw(
         "INSERT INTO usage_statements (organization, month, opening_points, closing_points, pdf, pdf_sha256, "
         "created_at) VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT (organization, month) DO NOTHING RETURNING id",
@@ -179,8 +184,6 @@ def _created(statement: Statement) -> datetime:
 
 
 def _render(statement: Statement) -> bytes:
-    from billing.documents import statement_pdf
-
     return statement_pdf(statement, _created(statement))
 
 
@@ -227,7 +230,8 @@ async def issue_month(
     done = {r["organization"] for r in await UsageStatement.raw(
         "SELECT organization FROM usage_statements WHERE month = {}", month)}
     with_points = {r["organization"] for r in await PointsAccount.raw(
-        "SELECT organization FROM points_accounts WHERE created_at < {}", end)}
+        "SELECT a.organization AS organization FROM points_accounts a WHERE EXISTS ("
+        "SELECT 1 FROM ledger_entries e WHERE e.account = a.id AND e.created_at < {})", end)}
     todo = [(oid, name) for oid, name in organizations if oid in with_points and oid not in done]
     already = sum(1 for oid, _ in organizations if oid in done)
     issued = finished = 0
@@ -236,15 +240,17 @@ async def issue_month(
     loop = asyncio.get_running_loop()
     # Build a few statements ahead of the renderers, no more (each holds its lines in memory).
     ahead = asyncio.Semaphore(workers * 2)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with statement_pool(workers) as pool:
         async def issue_one(organization_id: int, name: str) -> None:
             nonlocal issued, finished
             async with ahead:
                 statement = await build_statement(
                     organization_id, name, month, issuer=issuer, ticket_details=ticket_details, issued_on=today
                 )
-                pdf = await loop.run_in_executor(pool, _render, statement)
-                issued += await _store(organization_id, statement, pdf)
+                pdf = await loop.run_in_executor(pool, statement_pdf, statement, _created(statement))
+                stored = await _store(organization_id, statement, pdf)
+                # Counted after the await: `issued += await …` would read `issued` before it.
+                issued += stored
                 finished += 1
                 progress(finished, len(todo))
 

@@ -1,12 +1,17 @@
-"""Write transactions for balance changes, on the ledger tables' own engine.
+"""Write transactions for balance changes, and the ledger's SQL, on the ledger tables' own engine.
 
 SQLite: BEGIN IMMEDIATE takes the write lock up front, so concurrent writers queue instead of
 failing half-way. PostgreSQL: an ordinary transaction in which the ledger takes row locks
-(SELECT ... FOR UPDATE on the account, guarded UPDATEs). A call inside an outer transaction (the
-app filing a request and holding its points together) joins it.
+(SELECT ... FOR UPDATE on the accounts) before it reads anything else. A call inside an outer
+transaction (the app filing a request and holding its points together) joins it.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
 
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import TransactionType
@@ -22,6 +27,10 @@ def is_postgres() -> bool:
     return isinstance(engine(), PostgresEngine)
 
 
+def in_transaction() -> bool:
+    return engine().current_transaction.get() is not None
+
+
 def write_transaction():
     if is_postgres():
         return engine().transaction(allow_nested=True)
@@ -31,3 +40,42 @@ def write_transaction():
 def for_update() -> str:
     """The row-lock clause where the database has one (SQLite already holds the write lock)."""
     return " FOR UPDATE" if is_postgres() else ""
+
+
+def one_of(sql_type: str) -> str:
+    """`column {one_of('int')}`: the column is one of a list passed as one argument (an array on
+    PostgreSQL; on SQLite Piccolo passes a list as JSON)."""
+    return f"= ANY({{}}::{sql_type}[])" if is_postgres() else "IN (SELECT value FROM json_each({}))"
+
+
+# The ledger's statements are few and run often, so the per-query cost of the ORM's query
+# building shows: on PostgreSQL they (written with Piccolo's `{}` placeholders) are turned into
+# `$n` once and run straight on the transaction's asyncpg connection, whose statement cache
+# makes each distinct statement a prepared one. SQLite runs in-process, so it keeps Piccolo's
+# raw queries.
+
+@functools.lru_cache(maxsize=256)
+def _numbered(sql: str) -> str:
+    parts = sql.split("{}")
+    return "".join(part + (f"${n}" if n < len(parts) else "") for n, part in enumerate(parts, start=1))
+
+
+async def rows(sql: str, *args: Any) -> Sequence[Any]:
+    """Rows of one statement (mappings: row["column"]), in the current transaction if any."""
+    engine_ = engine()
+    if not is_postgres():
+        return await PointsAccount.raw(sql, *args)
+    transaction = engine_.current_transaction.get()
+    if transaction is not None:
+        return await transaction.connection.fetch(_numbered(sql), *args)
+    if engine_.pool is not None:
+        async with engine_.pool.acquire() as connection:
+            return await connection.fetch(_numbered(sql), *args)
+    return await PointsAccount.raw(sql, *args)
+
+
+def as_date(value: Any) -> date | None:
+    """A date column's value (SQLite may give its ISO text)."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))

@@ -35,6 +35,7 @@ import csv
 import io
 import re
 import unicodedata
+import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -689,14 +690,18 @@ async def _prepare_filing(
 
 
 async def _insert_ticket(caller: Caller, values: dict[str, Any], stored: Sequence[StoredFile]) -> int:
-    """Inside a write transaction: the request row and everything that goes with it."""
+    """Inside a write transaction: the request row and everything that goes with it.
+
+    The two rows every filing must lock — the year's number counter and the organisation's points
+    account — are taken last, just before COMMIT, so that concurrent filings queue on them for
+    moments, not for the whole filing: the request is written under a provisional number first."""
     now = _now()
     routing = await OrganizationRouting.select(OrganizationRouting.department, OrganizationRouting.assignee).where(
         OrganizationRouting.organization == values["organization"]
     ).first()
     first_due, resolution_due = _due_dates(values["priority"], now)
     ticket = Ticket(
-        number=await _next_number(now),
+        number=f"~{uuid.uuid4().hex[:15]}",
         status="new",
         department=routing["department"] if routing else None,
         assignee=routing["assignee"] if routing else None,
@@ -708,15 +713,17 @@ async def _insert_ticket(caller: Caller, values: dict[str, Any], stored: Sequenc
         **values,
     )
     await ticket.save()
-    # The quote is held in the same transaction: not enough points undoes the whole filing.
-    await points.hold_for_new_ticket(
-        ticket_id=ticket.id, number=ticket.number, organization_id=values["organization"],
-        points=values.get("quoted_points") or 0, actor_id=caller.id,
-    )
     detail: dict[str, Any] = {"follow_up_of": values["follow_up_of"]} if values["follow_up_of"] else {}
     await _record(ticket.id, caller.id, "created", detail, now)
     await record_files(stored, ticket_id=ticket.id, message_id=None, uploaded_by=caller.id, now=now)
     await refresh_search_document(ticket.id)
+    number = await _next_number(now)
+    await Ticket.update({Ticket.number: number}).where(Ticket.id == ticket.id)
+    # The quote is held in the same transaction: not enough points undoes the whole filing.
+    await points.hold_for_new_ticket(
+        ticket_id=ticket.id, number=number, organization_id=values["organization"],
+        points=values.get("quoted_points") or 0, actor_id=caller.id,
+    )
     await notify.ticket_created(ticket.id)
     return ticket.id
 

@@ -264,14 +264,35 @@ async def test_a_refund_takes_back_only_the_unspent_part_of_the_lot(org):
     await assert_books_balance()
 
 
-async def test_a_lot_with_held_points_or_granted_points_is_not_refunded(org):
+async def test_a_lot_with_only_held_points_left_or_granted_points_is_not_refunded(org):
     paid = await ledger.purchase(org.id, 10, 1_000, date(2026, 12, 31), "bundle", key=key(), today=TODAY)
     granted = await ledger.grant(org.id, 10, "promo", date(2027, 12, 31), key=key(), today=TODAY)
-    await ledger.hold(org.id, 1, ticket_id=1, key=key(), today=TODAY)
-    with pytest.raises(NotRefundable, match="held by open requests"):
+    await ledger.hold(org.id, 10, ticket_id=1, key=key(), today=TODAY)
+    with pytest.raises(NotRefundable, match="no unspent points"):
         await ledger.refund_unspent(paid.lot_id, key(), today=TODAY)
     with pytest.raises(NotRefundable, match="not paid for"):
         await ledger.refund_unspent(granted.lot_id, key(), today=TODAY)
+    await assert_books_balance()
+
+
+async def test_a_refund_leaves_held_points_to_their_requests_released_available_captured_consumed(org):
+    paid = await ledger.purchase(org.id, 10, 1_000, date(2026, 12, 31), "bundle", key=key(), today=TODAY)
+    cancelled = await ledger.hold(org.id, 3, ticket_id=1, key=key(), today=TODAY)
+    resolved = await ledger.hold(org.id, 2, ticket_id=2, key=key(), today=TODAY)
+    refund = await ledger.refund_unspent(paid.lot_id, key(), "contract ended", today=TODAY)
+    assert (refund.points, refund.yen, refund.available, refund.held) == (5, 5_000, 0, 5)
+
+    # The customer paid for the released points and was not refunded for them: available again.
+    released = await ledger.release(cancelled, key(), "cancelled", today=TODAY)
+    assert (released.available, released.held) == (3, 2)
+    [lot] = (await ledger.balance(org.id, today=TODAY)).lots
+    assert (lot.id, lot.remaining, lot.held) == (paid.lot_id, 3, 2)
+
+    captured = await ledger.capture(resolved, key(), today=TODAY)
+    assert (captured.points, captured.yen, captured.available, captured.held) == (2, 2_000, 3, 0)
+    row = await PointLot.select().where(PointLot.id == paid.lot_id).first()
+    assert (row["remaining"], row["held"], row["consumed"], row["refunded"]) == (3, 0, 2, 5)
+    await assert_books_balance()
 
 
 # --- #8 no overdraft, no double spend, nothing lost -----------------------------------------------

@@ -128,3 +128,63 @@ def test_a_month_must_be_written_yyyy_mm(month):
 def test_a_statement_is_issued_only_once_its_month_has_ended():
     assert statements.has_ended(OCTOBER, date(2026, 11, 1))
     assert not statements.has_ended(OCTOBER, date(2026, 10, 31))
+
+
+# --- issuing a month -------------------------------------------------------------------------------
+
+
+async def kippu(*args: str) -> tuple[int, str, str]:
+    import asyncio
+    import os
+    import sys
+    from pathlib import Path
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", *args, env={**os.environ, "RUN_SCHEDULER": "false"},
+        cwd=Path(__file__).resolve().parents[2], stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_kippu_statements_issues_each_statement_of_a_month_once_in_parallel():
+    import hashlib
+    import io
+
+    from pypdf import PdfReader
+
+    from billing.tables import UsageStatement
+    from tests.factories import make_issuer
+
+    await make_issuer("株式会社キップ・サポート")
+    with_points = [await make_organization(f"株式会社明細{n}") for n in range(3)]
+    for n, organization in enumerate(with_points):
+        posted = await ledger.grant(organization.id, 10 + n, "ご契約時の付与", None, key=f"m{n}", today=date(2026, 10, 1))
+        await at(tokyo(date(2026, 10, 2)), posted.entry_id)
+    await make_organization("株式会社ポイントなし")
+
+    code, out, err = await kippu("statements", "--month", OCTOBER, "--workers", "2")
+    assert code == 0, err
+    assert "3 issued" in out and "0 issued before" in out and "1 organisations without points" in out
+    rows = await UsageStatement.select().order_by(UsageStatement.organization)
+    assert [(r["month"], r["opening_points"], r["closing_points"]) for r in rows] == [
+        (OCTOBER, 0, 10), (OCTOBER, 0, 11), (OCTOBER, 0, 12)]
+    for row in rows:
+        assert hashlib.sha256(bytes(row["pdf"])).hexdigest() == row["pdf_sha256"]
+    text = PdfReader(io.BytesIO(bytes(rows[0]["pdf"]))).pages[0].extract_text()
+    assert "株式会社明細0" in text and "2026" in text
+
+    code, out, err = await kippu("statements", "--month", OCTOBER)
+    assert code == 0 and "0 issued" in out and "3 issued before" in out
+    assert [bytes(r["pdf"]) for r in await UsageStatement.select().order_by(UsageStatement.organization)] == [
+        bytes(r["pdf"]) for r in rows]
+
+
+async def test_kippu_statements_refuses_a_month_not_yet_ended_or_badly_written():
+    from tests.factories import make_issuer
+
+    await make_issuer()
+    code, _out, err = await kippu("statements", "--month", "2999-01")
+    assert code == 1 and "2999-01" in err
+    code, _out, err = await kippu("statements", "--month", "10/2026")
+    assert code == 1 and "YYYY-MM" in err
