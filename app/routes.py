@@ -6,6 +6,7 @@ from app.admin.pages import AdminController
 from app.admin.point_table import PointTableAdminController
 from app.console.pages import ConsoleController
 from app.invoices.controllers import InvoiceController, StatementController
+from app.invoices.pages import FinanceController, IssuerAdminController
 from app.point_alerts.pages import ConsolePointAlertsController, PointAlertsController
 from app.points.controllers import OrganizationPointsController, PriceTableController
 from app.points.pages import ConsolePointsController, PortalPointsController
@@ -36,6 +37,8 @@ ROUTE_HANDLERS = [
     StripeWebhookController,
     InvoiceController,
     StatementController,
+    FinanceController,
+    IssuerAdminController,
     PortalPurchaseController,
     TestPaymentController,
 ]

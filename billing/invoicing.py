@@ -234,6 +234,17 @@ async def documents_of_purchase(purchase_id: int) -> list[IssuedDocument]:
     return await _documents("d.purchase = {}", [purchase_id])
 
 
+async def documents_of_purchases(purchase_ids: Sequence[int]) -> dict[int, list[IssuedDocument]]:
+    """The documents of each of several purchases (newest first), in one query."""
+    ids = list(dict.fromkeys(purchase_ids))
+    found: dict[int, list[IssuedDocument]] = {i: [] for i in ids}
+    if not ids:
+        return found
+    for document in await _documents(f"d.purchase IN ({', '.join('{}' for _ in ids)})", ids):
+        found[document.purchase_id].append(document)
+    return found
+
+
 async def list_documents(
     *,
     organization_id: int | None = None,
@@ -268,6 +279,15 @@ async def list_documents(
     found = await _documents(" AND ".join(conditions), args, limit=limit + 1)
     items = tuple(found[:limit])
     return DocumentPage(items=items, next_cursor=str(items[-1].id) if len(found) > limit else None)
+
+
+async def overdue_totals(today: date) -> tuple[int, int]:
+    """How many invoices are unpaid past their due date on `today`, and how much is open on them."""
+    rows = await BillingDocument.raw(
+        "SELECT COUNT(*) AS invoices, COALESCE(SUM(total_jpy - paid_jpy), 0) AS open_jpy FROM billing_documents "
+        "WHERE kind = 'invoice' AND status = 'issued' AND due_on < {}", today,
+    )
+    return int(rows[0]["invoices"]), int(rows[0]["open_jpy"])
 
 
 # --- the stored PDF ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ repeated payment or refund notice change nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -108,6 +109,36 @@ async def purchases_of(organization_id: int, *, limit: int = 50) -> list[Purchas
         Purchase.id, ascending=False
     ).limit(limit)
     return [_view(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class PurchasePage:
+    items: tuple[PurchaseView, ...]
+    next_cursor: str | None
+
+
+async def list_purchases(
+    *,
+    statuses: Sequence[str] | None = None,
+    refunded: bool | None = None,
+    organization_id: int | None = None,
+    cursor: int | None = None,
+    limit: int = 50,
+) -> PurchasePage:
+    """Every organisation's purchases, newest first, a page at a time; `statuses` keeps those in
+    one of them, `refunded` those refunded (True) or not (False)."""
+    query = Purchase.select().order_by(Purchase.id, ascending=False).limit(limit + 1)
+    if statuses:
+        query = query.where(Purchase.status.is_in(list(statuses)))
+    if refunded is not None:
+        query = query.where(Purchase.refunded_at.is_not_null() if refunded else Purchase.refunded_at.is_null())
+    if organization_id is not None:
+        query = query.where(Purchase.organization == organization_id)
+    if cursor is not None:
+        query = query.where(Purchase.id < cursor)
+    rows = await query
+    items = tuple(_view(row) for row in rows[:limit])
+    return PurchasePage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
 
 
 def _lines(purchase: PurchaseView) -> list[Line]:
@@ -435,7 +466,11 @@ async def refund_purchase(
                 purchase.lot_id, f"refund:purchase:{purchase_id}", reason, today=today, actor_id=actor_id
             )
             points = posted.points
-        except NotRefundable:
+        except NotRefundable as exc:
+            # Points held by open requests: refused until they are settled, so the purchase is
+            # never marked refunded while points that could come back are still in its lot.
+            if "held" in exc.values:
+                raise
             points = 0
         credit_note = None
         if points:

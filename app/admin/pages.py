@@ -21,6 +21,7 @@ from app.accounts.tables import CUSTOMER_ROLES, STAFF_ROLES
 from app.admin import services
 from app.errors import Conflict, InvalidInput
 from app.i18n import _
+from app.invoices import services as invoices
 from app.schema import MAX_ID
 
 # English source text; the Japanese is in app/locales/ja/admin.json.
@@ -148,7 +149,7 @@ class AdminController(Controller):
 
     @get("/")
     async def admin_home(self, request: Request) -> Template:
-        return page(request, "index")
+        return page(request, "index", issuer_ready=await invoices.issuer_ready())
 
     # ------------------------------------------------------------ departments
 

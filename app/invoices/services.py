@@ -12,27 +12,32 @@ import asyncio
 import csv
 import io
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from app.accounts import services as people
 from app.accounts.caller import Caller
-from app.accounts.tables import Organization
-from app.errors import InvalidInput, NotAllowed, NotFound, from_domain
+from app.accounts.tables import Organization, User
+from app.errors import Conflict, InvalidInput, NotAllowed, NotFound, from_domain
 from app.i18n import _
 from app.points.services import day, text, whole_number
-from app.purchases.services import stripe_settings
+from app.purchases.services import request_key, stripe_settings
 from app.tickets.tables import RequestType, Ticket
-from billing import card_payments, clock, documents, invoicing, purchases, statements
+from billing import card_payments, clock, documents, invoicing, ledger, purchases, statements
 from billing.errors import LedgerError
 from billing.invoicing import DocumentPage, IssuedDocument
-from billing.issuer import issuer_in_force
-from billing.purchases import REASON_MAX, PurchaseView
+from billing.issuer import IssuerSettings, current_issuer, issuer_in_force
+from billing.issuer import save_issuer as store_issuer
+from billing.purchases import REASON_MAX, PurchasePage, PurchaseView
 from billing.statements import TicketDetail
-from billing.tables import DOCUMENT_KINDS, DOCUMENT_STATUSES, InvoicePayment
+from billing.tables import DOCUMENT_KINDS, DOCUMENT_STATUSES, InvoicePayment, IssuerProfile
+from pricing.rules import tax_by_rate
 
 KINDS = {"invoice": "Invoice", "receipt": "Receipt", "credit_note": "Credit note"}
-STATUSES = {"issued": "Issued", "paid": "Paid", "void": "Void", "replaced": "Replaced by a corrected invoice"}
+# "Paid in full", not "Paid": the catalogue has one Japanese per English text, and "Paid" is a lot's source.
+STATUSES = {"issued": "Issued", "paid": "Paid in full", "void": "Void", "replaced": "Replaced by a corrected invoice"}
 
 
 def kind_label(kind: str) -> str:
@@ -132,7 +137,8 @@ async def list_documents(caller: Caller, filters: DocumentFilters, cursor: str |
     )
 
 
-async def organization_names(items: list[IssuedDocument]) -> dict[int, dict[str, Any]]:
+async def organization_names(items: list[Any]) -> dict[int, dict[str, Any]]:
+    """Code and name of the organisation of each item (documents, purchases), in one query."""
     ids = list({d.organization_id for d in items})
     if not ids:
         return {}
@@ -158,9 +164,12 @@ async def document_pdf(caller: Caller, document_id: int) -> tuple[IssuedDocument
 
 
 async def document_html(caller: Caller, document_id: int) -> str:
-    """The document as HTML, from the template of its PDF, with its status stamped on it."""
+    """The document as HTML, from the template of its PDF, with what became of it (paid, void,
+    replaced) stamped on it; a document just issued carries no stamp."""
     document = await get_document(caller, document_id)
-    return documents.render_document_html(document.document, status=document.status)
+    return documents.render_document_html(
+        document.document, status=document.status if document.status != "issued" else None
+    )
 
 
 async def related_documents(caller: Caller, document: IssuedDocument) -> list[IssuedDocument]:
@@ -195,7 +204,7 @@ async def record_payment(caller: Caller, document_id: int, *, paid_on: Any, amou
     try:
         return await purchases.record_payment(
             document.id, paid_on=when, amount_jpy=amount, actor_id=caller.id,
-            note=text(note, "note", max_length=REASON_MAX), request_key=f"{caller.id}:{key}" if key else None,
+            note=text(note, "note", max_length=REASON_MAX), request_key=request_key(caller, "payment", key),
         )
     except LedgerError as exc:
         raise refused(exc) from exc
@@ -384,5 +393,316 @@ async def issue_month_statements(month: str, *, workers: int | None = None,
             month, organizations, issuer=issuer.issuer, ticket_details=ticket_details, workers=workers,
             progress=progress,
         )
+    except LedgerError as exc:
+        raise refused(exc) from exc
+
+
+# --- the finance console -------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Overdue:
+    """Unpaid invoices past their due date, and what is still open on them."""
+
+    invoices: int
+    open_jpy: int
+
+
+async def overdue_invoices(caller: Caller) -> Overdue:
+    _requires_finance(caller)
+    count, open_jpy = await invoicing.overdue_totals(clock.today())
+    return Overdue(invoices=count, open_jpy=open_jpy)
+
+
+async def organization_choices(caller: Caller) -> list[dict[str, Any]]:
+    """Every organisation (id, code, name) by code, for finance's filters."""
+    _requires_finance(caller)
+    return await Organization.select(Organization.id, Organization.code, Organization.name).order_by(
+        Organization.code
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentActions:
+    """What finance may do with a document in its present state."""
+
+    record_payment: bool = False
+    void: bool = False
+    correct: bool = False
+    refund: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.record_payment or self.void or self.correct or self.refund
+
+
+def card_refund_pending(purchase: PurchaseView) -> bool:
+    """The points of a card purchase were taken back but Stripe has not refunded the money yet
+    (it could not be reached): refunding again retries the card refund alone."""
+    return purchase.method == "card" and purchase.refunded_points > 0 and purchase.stripe_refund_id is None
+
+
+def document_actions(document: IssuedDocument, purchase: PurchaseView | None) -> DocumentActions:
+    """An unpaid invoice takes payments; with none recorded yet it can also be voided or corrected.
+    A paid purchase's unspent points are refunded from its paid invoice or its receipt, once."""
+    open_invoice = document.kind == "invoice" and document.status == "issued"
+    untouched = open_invoice and document.paid_jpy == 0
+    refundable = (
+        purchase is not None and purchase.status == "paid"
+        and (purchase.refunded_at is None or card_refund_pending(purchase))
+        and document.kind in ("invoice", "receipt") and document.status in ("issued", "paid")
+    )
+    return DocumentActions(record_payment=open_invoice, void=untouched, correct=untouched, refund=refundable)
+
+
+def relation_label(document: IssuedDocument, other: IssuedDocument) -> str:
+    """How another document of the same purchase stands to this one."""
+    if other.id == document.original_id:
+        if document.kind == "credit_note":
+            return _("The document this one credits")
+        return _("The invoice this one corrects")
+    if other.original_id == document.id:
+        return _("Its credit note") if other.kind == "credit_note" else _("Its corrected invoice")
+    return _("Of the same purchase")
+
+
+async def payments_with_names(caller: Caller, document: IssuedDocument) -> list[dict[str, Any]]:
+    """The payments recorded against a document, each with the name of who recorded it."""
+    rows = await payments_of(caller, document)
+    ids = list({r["recorded_by"] for r in rows if r["recorded_by"]})
+    names = {}
+    if ids:
+        names = {u["id"]: u["name"] for u in await User.select(User.id, User.name).where(User.id.is_in(ids))}
+    return [{**r, "paid_on": invoicing.as_date(r["paid_on"]), "recorded_by_name": names.get(r["recorded_by"], "")}
+            for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPreview:
+    """What refunding a paid purchase would do now: the lot's unspent points come back and the
+    credit note gives back their price with its tax; held points stay with their requests."""
+
+    points: int
+    held_points: int
+    credit_jpy: int
+    by_card: bool
+    card_refund_pending: bool = False
+
+
+async def refund_preview(caller: Caller, purchase: PurchaseView | None) -> RefundPreview | None:
+    """None when the purchase cannot be refunded (not paid, or refunded already)."""
+    _requires_finance(caller)
+    if purchase is None or purchase.status != "paid" or purchase.lot_id is None:
+        return None
+    pending = card_refund_pending(purchase)
+    if purchase.refunded_at is not None and not pending:
+        return None
+    today = clock.today()
+    if pending:
+        points, held = purchase.refunded_points, 0
+    else:
+        balance = await ledger.balance(purchase.organization_id, today=today)
+        lot = next((lot for lot in balance.lots if lot.id == purchase.lot_id), None)
+        lapsed = lot is not None and lot.expires_on is not None and lot.expires_on < today
+        points = lot.remaining if lot is not None and not lapsed else 0
+        held = lot.held if lot is not None else 0
+    settings = await current_issuer()
+    base = points * purchase.yen_per_point
+    # The credit note's tax, rounded as billing.invoicing will round it.
+    taxes = tax_by_rate([(purchase.tax_rate, base)], settings.tax_rounding if settings else "down")
+    return RefundPreview(
+        points=points, held_points=held, credit_jpy=base + sum(t.tax_jpy for t in taxes.values()),
+        by_card=purchase.method == "card", card_refund_pending=pending,
+    )
+
+
+async def refund_purchase_of(caller: Caller, document_id: int, *, reason: Any) -> purchases.Refund:
+    """Refund the purchase a document belongs to (from its invoice's or receipt's page)."""
+    _requires_finance(caller)
+    document = await get_document(caller, document_id)
+    if document.purchase_id is None:
+        raise Conflict(_("{number} belongs to no purchase, so there is nothing to refund.", number=document.number))
+    return await refund_purchase(caller, document.purchase_id, reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRows:
+    """A page of the documents list with the organisation (code, name) of each document."""
+
+    page: DocumentPage
+    organizations: dict[int, dict[str, Any]]
+
+
+async def document_rows(caller: Caller, filters: DocumentFilters, cursor: str | None = None) -> DocumentRows:
+    _requires_finance(caller)
+    page = await list_documents(caller, filters, cursor)
+    return DocumentRows(page=page, organizations=await organization_names(list(page.items)))
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentDetails:
+    """Everything a document's page shows: the document, its organisation, the other documents
+    of its purchase (with how each relates to it), its payments, its purchase, what finance may
+    do with it, and what a refund would give back."""
+
+    document: IssuedDocument
+    organization: dict[str, Any]
+    related: list[tuple[str, IssuedDocument]]
+    payments: list[dict[str, Any]]
+    purchase: PurchaseView | None
+    actions: DocumentActions
+    refund: RefundPreview | None
+
+
+async def document_details(caller: Caller, document_id: int) -> DocumentDetails:
+    _requires_finance(caller)
+    document = await get_document(caller, document_id)
+    purchase = await purchase_of(caller, document)
+    names = await organization_names([document])
+    return DocumentDetails(
+        document=document, organization=names.get(document.organization_id, {}),
+        related=[(relation_label(document, other), other) for other in await related_documents(caller, document)],
+        payments=await payments_with_names(caller, document), purchase=purchase,
+        actions=document_actions(document, purchase), refund=await refund_preview(caller, purchase),
+    )
+
+
+# Purchases by what finance looks for: English source text, the Japanese in finance.json.
+PURCHASE_FILTERS = {
+    "pending": "Card checkouts not paid yet",
+    "awaiting_payment": "Waiting for the bank transfer",
+    "paid": "Paid, not refunded",
+    "refunded": "Refunded",
+    "closed": "Failed, expired or cancelled",
+}
+_PURCHASE_QUERIES: dict[str, dict[str, Any]] = {
+    "pending": {"statuses": ("pending", "processing")},
+    "awaiting_payment": {"statuses": ("awaiting_payment",)},
+    "paid": {"statuses": ("paid",), "refunded": False},
+    "refunded": {"refunded": True},
+    "closed": {"statuses": ("failed", "expired", "cancelled")},
+}
+
+
+def purchase_filter(value: Any) -> str | None:
+    chosen = str(value or "").strip() or None
+    if chosen is not None and chosen not in PURCHASE_FILTERS:
+        raise InvalidInput(_("Choose a status from the list."), field="status")
+    return chosen
+
+
+def _cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    if not (cursor.isascii() and cursor.isdecimal() and len(cursor) <= 10):
+        raise InvalidInput(_("This page link is not valid. Please start from the first page."), field="cursor")
+    return int(cursor)
+
+
+async def list_purchases(caller: Caller, status: str | None, cursor: str | None = None,
+                         limit: int = invoicing.PAGE_SIZE) -> PurchasePage:
+    """Every organisation's purchases, newest first, filtered by what became of them."""
+    _requires_finance(caller)
+    return await purchases.list_purchases(
+        **_PURCHASE_QUERIES.get(status or "", {}), cursor=_cursor(cursor), limit=max(1, min(int(limit), 200))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseRows:
+    """A page of the purchases list with each purchase's organisation and documents."""
+
+    page: PurchasePage
+    organizations: dict[int, dict[str, Any]]
+    documents: dict[int, list[IssuedDocument]]
+
+
+async def purchase_rows(caller: Caller, status: str | None, cursor: str | None = None) -> PurchaseRows:
+    page = await list_purchases(caller, status, cursor)
+    return PurchaseRows(
+        page=page, organizations=await organization_names(list(page.items)),
+        documents=await invoicing.documents_of_purchases([p.id for p in page.items]),
+    )
+
+
+# --- statements for finance ----------------------------------------------------------------------
+
+def last_ended_month(today: date | None = None) -> str:
+    """The month before this one: the newest whose statements can be issued."""
+    first = (today or clock.today()).replace(day=1) - timedelta(days=1)
+    return f"{first.year:04d}-{first.month:02d}"
+
+
+def month_has_ended(month: str) -> bool:
+    return statements.has_ended(month, clock.today())
+
+
+async def statement_organizations(caller: Caller, cursor: str | None = None) -> people.Page:
+    """The organisations whose statements finance can open, newest first, a page at a time."""
+    _requires_finance(caller)
+    return await people.list_organizations(caller, cursor=cursor or None)
+
+
+# --- the issuer (administration) -----------------------------------------------------------------
+
+ROUNDING = {"down": "Round down", "up": "Round up", "half_up": "Round half up"}
+
+
+def rounding_label(mode: str) -> str:
+    return _(ROUNDING.get(mode, mode))
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerProfileView:
+    """The issuer in force and when and by whom it was last changed."""
+
+    settings: IssuerSettings
+    changed_at: datetime | None
+    changed_by: str | None
+
+
+def _requires_admin(caller: Caller) -> None:
+    if not caller.is_admin:
+        raise NotAllowed(_("This page is for administrators."))
+
+
+async def issuer_ready() -> bool:
+    """Whether points can be sold: documents need the issuer's name and registration number."""
+    return await current_issuer() is not None
+
+
+async def issuer_profile(caller: Caller) -> IssuerProfileView | None:
+    _requires_admin(caller)
+    row = await IssuerProfile.select(
+        *IssuerProfile.all_columns(), IssuerProfile.updated_by.name.as_alias("changed_by")
+    ).order_by(IssuerProfile.id, ascending=False).first()
+    if row is None:
+        return None
+    return IssuerProfileView(
+        settings=IssuerSettings(
+            name=row["name"], registration_number=row["registration_number"], address=row["address"],
+            phone=row["phone"], email=row["email"], bank_account=row["bank_account"],
+            payment_terms_days=row["payment_terms_days"], tax_rounding=row["tax_rounding"],
+        ),
+        changed_at=invoicing.as_datetime(row["created_at"]), changed_by=row["changed_by"],
+    )
+
+
+async def save_issuer(caller: Caller, values: Mapping[str, Any]) -> IssuerSettings:
+    """Check and save the issuer as typed into the form (a new version: earlier documents keep
+    the issuer they were issued with)."""
+    _requires_admin(caller)
+    email = str(values.get("email") or "").strip()
+    rounding = str(values.get("tax_rounding") or "").strip() or "down"
+    if rounding not in ROUNDING:
+        raise InvalidInput(_("Choose how consumption tax is rounded."), field="tax_rounding")
+    settings = IssuerSettings(
+        name=str(values.get("name") or ""), registration_number=str(values.get("registration_number") or ""),
+        address=str(values.get("address") or ""), phone=str(values.get("phone") or ""),
+        email=people.normalize_email(email) if email else "", bank_account=str(values.get("bank_account") or ""),
+        payment_terms_days=whole_number(values.get("payment_terms_days"), "payment_terms_days"),
+        tax_rounding=rounding,
+    )
+    try:
+        return await store_issuer(settings, actor_id=caller.id)
     except LedgerError as exc:
         raise refused(exc) from exc

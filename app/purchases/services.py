@@ -9,6 +9,7 @@ the plain values those take, and turns their refusals into app errors naming the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -19,7 +20,7 @@ from app.accounts.caller import Caller
 from app.accounts.tables import Organization, User
 from app.errors import InvalidInput, NotAllowed, NotFound, from_domain
 from app.i18n import _
-from app.points.services import whole_number
+from app.points.services import parse_code, whole_number
 from app.settings import get_settings
 from billing import card_payments, purchases
 from billing.card_payments import StripeSettings
@@ -50,6 +51,13 @@ def purchase_status_label(status: str) -> str:
 
 def method_label(method: str) -> str:
     return _(METHODS.get(method, method))
+
+
+def request_key(caller: Caller, purpose: str, key: str | None) -> str | None:
+    """The stored key of a form's one-time token or an Idempotency-Key: hashed with the caller, so
+    whatever text a client sends fits the column (PostgreSQL refuses a NUL; the column holds 255
+    characters) and two callers never share one."""
+    return f"{purpose}:{hashlib.sha256(f'{caller.id}:{key}'.encode()).hexdigest()}" if key else None
 
 
 def stripe_settings() -> StripeSettings:
@@ -103,7 +111,7 @@ def parse_quantity(value: Any) -> int:
 async def quote(bundle_code: str, quantity: Any) -> tuple[Bundle, PurchaseQuote]:
     """The points, price, tax and total of buying `quantity` of a bundle, or why it cannot be bought."""
     try:
-        bundle = await pricing.bundle((bundle_code or "").strip())
+        bundle = await pricing.bundle(parse_code(bundle_code, "bundle"))
         issuer = await current_issuer()
         return bundle, validate_purchase(bundle, parse_quantity(quantity), issuer.tax_rounding if issuer else "down")
     except (PricingError, LedgerError) as exc:
@@ -130,9 +138,9 @@ async def buy(
     settings = get_settings()
     try:
         purchase = await purchases.start_purchase(
-            organization_id, (bundle_code or "").strip(), parse_quantity(quantity), method,
+            organization_id, parse_code(bundle_code, "bundle"), parse_quantity(quantity), method,
             recipient_name=recipient_name if recipient_name is not None else organization["name"],
-            requested_by=caller.id, request_key=f"{caller.id}:{key}" if key else None,
+            requested_by=caller.id, request_key=request_key(caller, "purchase", key),
         )
         if purchase.method == "card" and purchase.stripe_session_id is None:
             base = settings.base_url.rstrip("/")

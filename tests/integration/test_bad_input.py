@@ -31,7 +31,7 @@ from app.server import create_app
 from app.tickets import points as ticket_points
 from app.tickets import services as tickets
 from app.tickets.tables import Ticket
-from billing import purchases
+from billing import clock, purchases
 from billing.invoicing import documents_of_purchase
 from pricing import services as pricing
 from pricing.rules import Bundle
@@ -106,6 +106,13 @@ async def world(database):
     w.invoice = (await documents_of_purchase(invoiced.id))[0].id
     by_card = await purchases.start_purchase(org.id, "basic", 1, "card", recipient_name="株式会社入力")
     w.card_purchase = (await purchases.attach_checkout(by_card.id, f"cs_kippu_test_{by_card.id}", "/")).id
+    # Invoices for finance's forms: one to pay, to void, to correct, and one paid (to refund).
+    invoices = {}
+    for use in ("pay", "void", "correct", "refund"):
+        purchase = await purchases.start_purchase(org.id, "basic", 1, "invoice", recipient_name="株式会社入力")
+        invoices[use] = (await documents_of_purchase(purchase.id))[0].id
+    await purchases.record_payment(invoices["refund"], paid_on=clock.today(), amount_jpy=11_000)
+    w.invoices = SimpleNamespace(**invoices)
     return w
 
 
@@ -389,6 +396,11 @@ QUERY_PARAMS = {
     "/portal/purchase/quote": ("bundle", "quantity"),
     "/portal/billing": ("cursor",),
     "/api/v1/invoices": ("organization", "month", "kind", "status", "overdue", "cursor", "limit"),
+    "/console/finance/documents": ("organization", "kind", "status", "month", "overdue", "cursor"),
+    "/console/finance/documents.csv": ("month",),
+    "/console/finance/documents.zip": ("month",),
+    "/console/finance/purchases": ("status", "cursor"),
+    "/console/finance/statements": ("month", "cursor"),
 }
 ODD_QUERY_VALUES = ["²", "9" * 12, "9" * 30, "abc\x00", "x" * 5000, "2026-13-45", "me,none"]
 
@@ -402,7 +414,8 @@ async def test_no_query_string_makes_a_list_or_search_fail(world, browsers, toke
     failures = []
     odd_cursors = [_cursor(f"{kind}:{number}") for kind in "to" for number in ("9" * 12, "9" * 30, "²", "-1")]
     for path, params in QUERY_PARAMS.items():
-        who = "customer" if path.startswith("/portal") else "admin" if path.startswith("/admin") else "agent"
+        who = ("customer" if path.startswith("/portal") else "admin" if path.startswith(("/admin", "/console/finance"))
+               else "agent")
         browser = browsers.anonymous if path == "/login" else getattr(browsers, who)
         headers = getattr(tokens, who) if path.startswith("/api/") else {}
         url = path.format(organization_id=world.org)
@@ -424,7 +437,11 @@ async def test_an_id_in_a_path_that_no_database_could_hold_is_a_404(world, brows
         if response.status_code != 404:
             failures.append(f"GET {url} answered {response.status_code}")
     for browser, url in ((browsers.agent, f"/console/tickets/{HUGE}"), (browsers.customer, f"/portal/tickets/{HUGE}"),
-                         (browsers.admin, f"/admin/organizations/{HUGE}")):
+                         (browsers.admin, f"/admin/organizations/{HUGE}"),
+                         (browsers.admin, f"/console/finance/documents/{HUGE}"),
+                         (browsers.admin, f"/console/finance/documents/{HUGE}.pdf"),
+                         (browsers.admin, f"/console/finance/documents/{HUGE}/view"),
+                         (browsers.admin, f"/console/finance/statements/{HUGE}/2026-01.html")):
         response = await browser.get(url)
         if response.status_code != 404:
             failures.append(f"GET {url} answered {response.status_code}")
@@ -567,6 +584,21 @@ def form_cases(w) -> list[FormCase]:
                  {"name_ja": "基本", "name_en": "Basic", "points": "10", "price_jpy": "10000", "tax_rate": "10",
                   "validity_months": "12", "min_quantity": "1", "max_quantity": "", "sort_order": "0",
                   "active": "1"}),
+        # finance
+        FormCase("/console/finance/documents/{document_id:int}/payments", "admin",
+                 f"/console/finance/documents/{w.invoices.pay}/payments",
+                 {"paid_on": clock.today().isoformat(), "amount_jpy": "1000", "note": "振込", "token": ""}),
+        FormCase("/console/finance/documents/{document_id:int}/void", "admin",
+                 f"/console/finance/documents/{w.invoices.void}/void", {"reason": "入力検査"}),
+        FormCase("/console/finance/documents/{document_id:int}/correct", "admin",
+                 f"/console/finance/documents/{w.invoices.correct}/correct",
+                 {"recipient_name": "株式会社入力 経理部", "due_on": "2099-01-31", "note": "宛名の訂正"}),
+        FormCase("/console/finance/documents/{document_id:int}/refund", "admin",
+                 f"/console/finance/documents/{w.invoices.refund}/refund", {"reason": "入力検査"}),
+        FormCase("/admin/issuer", "admin", "/admin/issuer",
+                 {"name": "株式会社入力検査", "registration_number": "T7123456789012", "address": "東京都",
+                  "phone": "03-1234-5678", "email": "bill@example.jp", "bank_account": "みずほ銀行\n普通 1234567",
+                  "payment_terms_days": "30", "tax_rounding": "down"}),
         # the point table last: publishing a draft changes what can be filed
         FormCase("/admin/point-table", "admin", "/admin/point-table", {"note": "下書き"}),
         FormCase("/admin/point-table/{number:int}/request-types", "admin",

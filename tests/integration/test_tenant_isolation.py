@@ -33,11 +33,14 @@ from app.tickets import points as ticket_points
 from app.tickets import services as tickets
 from app.tickets.attachments import Upload
 from app.tickets.tables import Attachment, TicketMessage
+from billing import invoicing, purchases
 from tests.factories import (
     caller,
     give_points,
     make_custom_field,
+    make_bundle,
     make_department,
+    make_issuer,
     make_organization,
     make_request_type,
     make_user,
@@ -73,7 +76,8 @@ async def empty_database(database):
 
 async def _company(letter: str, mark: str, department, request_type, agent, secret: str = ""):
     """A company with an admin and a member; a new, an open and a closed request, the open one with
-    a public reply, an internal note and a file on each; a custom field value; an API token."""
+    a public reply, an internal note and a file on each; a custom field value; an API token; a
+    purchase by invoice, with its invoice unpaid."""
     org = await make_organization(name=f"株式会社{mark}{letter}", code=f"ISO-{letter}")
     admin = await make_user("customer_admin", organization=org, name=f"{mark} 管理者",
                             email=f"{mark}-admin-{letter}@example.jp".lower())
@@ -114,11 +118,13 @@ async def _company(letter: str, mark: str, department, request_type, agent, secr
     await ticket_points.request_overage(staff, opened.id, 60, f"{mark} 追加作業")
     change = (await ticket_points.pending_change_of(opened.id)).id
     version = (await tickets.ticket_summary(staff, opened.id)).version
+    purchase = await purchases.start_purchase(org.id, "ISO", 1, "invoice", recipient_name=org.name)
+    (invoice,) = await invoicing.documents_of_purchase(purchase.id)
     return SimpleNamespace(
         org=org.id, admin=admin, member=member, new=new.id, open=opened.id, closed=closed.id,
         open_version=version, request_file=request_file, reply_file=await attachment_of(reply.message_id),
         note_file=await attachment_of(note.message_id), note_id=note.message_id, token=token, token_id=token_id,
-        change=change,
+        change=change, purchase=purchase.id, invoice=invoice.id,
     )
 
 
@@ -130,6 +136,9 @@ async def world(database):
     # Extra time is priced (30 minutes included, 1 point per further 30), so an agent's request
     # for more time waits for the customer's approval: a point change to approve or decline.
     await price_request_type("general", points=1, included_minutes=30, block_minutes=30, points_per_block=1)
+    # Something to sell, so each company has a purchase and an invoice.
+    await make_issuer()
+    await make_bundle("ISO", points=10, price_jpy=10_000)
     agent = await make_user("agent", department=department, name="佐藤 担当", email="iso-agent@example.jp")
     w = SimpleNamespace(
         department=department.id,
@@ -229,7 +238,9 @@ def shows_nothing_of_b(response: httpx.Response) -> bool:
 # mixes of A's and B's), and what it must get:
 #   "not_found"  customers use this route: B's data must not exist for A (404, nothing changes);
 #   "staff_only" customers may not use the route at all (403 by role, the same answer for B's id
-#                as for an id that does not exist), and nothing changes.
+#                as for an id that does not exist), and nothing changes;
+#   "own_only"   the parameter names no company (a month): the route shows the caller's own
+#                company only, so whatever it answers shows nothing of B.
 
 
 def _ticket_urls(w, template: str) -> list[str]:
@@ -299,6 +310,21 @@ ISOLATION_CASES: dict[tuple[str, str], tuple[str, Callable]] = {
         ("not_found", _get(lambda w: [f"/api/v1/organizations/{w.b.org}/balance"])),
     ("GET", "/api/v1/organizations/{organization_id:int}/ledger"):
         ("not_found", _get(lambda w: [f"/api/v1/organizations/{w.b.org}/ledger"])),
+    ("POST", "/api/v1/organizations/{organization_id:int}/purchases"):
+        ("not_found", _post(lambda w: [f"/api/v1/organizations/{w.b.org}/purchases"],
+                            {"bundle": "ISO", "quantity": 1, "method": "invoice"})),
+    ("GET", "/api/v1/purchases/{purchase_id:int}"):
+        ("not_found", _get(lambda w: [f"/api/v1/purchases/{w.b.purchase}"])),
+    ("GET", "/api/v1/invoices/{document_id:int}"):
+        ("not_found", _get(lambda w: [f"/api/v1/invoices/{w.b.invoice}"])),
+    ("GET", "/api/v1/invoices/{document_id:int}/pdf"):
+        ("not_found", _get(lambda w: [f"/api/v1/invoices/{w.b.invoice}/pdf"])),
+    # Recording a payment is finance's: refused by role before any id is looked at.
+    ("POST", "/api/v1/invoices/{document_id:int}/payments"):
+        ("staff_only", _post(lambda w: [f"/api/v1/invoices/{d}/payments" for d in (w.b.invoice, w.a.invoice)],
+                             {"paid_on": "2026-01-05", "amount_jpy": 1000})),
+    ("GET", "/api/v1/organizations/{organization_id:int}/statements/{month:str}/pdf"):
+        ("not_found", _get(lambda w: [f"/api/v1/organizations/{w.b.org}/statements/2026-01/pdf"])),
     ("POST", "/api/v1/organizations/{organization_id:int}/adjustments"):
         ("not_found", _post(lambda w: [f"/api/v1/organizations/{w.b.org}/adjustments"],
                             {"points": 50, "reason": "他社への付与"}, {"points": -50, "reason": "他社からの減算"})),
@@ -320,6 +346,20 @@ ISOLATION_CASES: dict[tuple[str, str], tuple[str, Callable]] = {
         ("not_found", _post(lambda w: _ticket_urls(w, "/portal/tickets/{}/watch"), {})),
     ("POST", "/portal/tickets/{ticket_id:int}/unwatch"):
         ("not_found", _post(lambda w: _ticket_urls(w, "/portal/tickets/{}/unwatch"), {})),
+    ("GET", "/portal/purchases/{purchase_id:int}"):
+        ("not_found", _get(lambda w: [f"/portal/purchases/{w.b.purchase}"])),
+    ("GET", "/portal/documents/{document_id:int}"):
+        ("not_found", _get(lambda w: [f"/portal/documents/{w.b.invoice}"])),
+    ("GET", "/portal/documents/{document_id:int}/pdf"):
+        ("not_found", _get(lambda w: [f"/portal/documents/{w.b.invoice}/pdf"])),
+    # A month not yet ended: no statement is issued (and stored) while the others are checked.
+    ("GET", "/portal/statements/{month:str}"): ("own_only", _get(lambda w: ["/portal/statements/2099-01"])),
+    ("GET", "/portal/statements/{month:str}/pdf"): ("own_only", _get(lambda w: ["/portal/statements/2099-01/pdf"])),
+    # The development test-payment page: another company's purchase does not exist.
+    ("GET", "/test-payments/{purchase_id:int}"):
+        ("not_found", _get(lambda w: [f"/test-payments/{w.b.purchase}"])),
+    ("POST", "/test-payments/{purchase_id:int}"):
+        ("not_found", _post(lambda w: [f"/test-payments/{w.b.purchase}"], {"outcome": "paid"})),
     # ---------------------------------------------------------------- one's own account
     ("POST", "/account/tokens/{token_id:int}/revoke"):
         ("not_found", _post(lambda w: [f"/account/tokens/{w.b.token_id}/revoke",
@@ -371,6 +411,26 @@ ISOLATION_CASES: dict[tuple[str, str], tuple[str, Callable]] = {
     ("POST", "/console/organizations/{organization_id:int}/point-alerts"):
         ("staff_only", _post(lambda w: [f"/console/organizations/{w.b.org}/point-alerts"],
                              {"low_balance_threshold": "5"})),
+    # ---------------------------------------------------------------- finance (finance and admins only)
+    ("GET", "/console/finance/documents/{ref:str}"):
+        ("staff_only", _get(lambda w: [f"/console/finance/documents/{w.b.invoice}",
+                                       f"/console/finance/documents/{w.b.invoice}.pdf"])),
+    ("GET", "/console/finance/documents/{document_id:int}/view"):
+        ("staff_only", _get(lambda w: [f"/console/finance/documents/{w.b.invoice}/view"])),
+    ("POST", "/console/finance/documents/{document_id:int}/payments"):
+        ("staff_only", _post(lambda w: [f"/console/finance/documents/{d}/payments" for d in (w.b.invoice, w.a.invoice)],
+                             {"paid_on": "2026-01-05", "amount_jpy": "1000", "token": "iso-pay"})),
+    ("POST", "/console/finance/documents/{document_id:int}/void"):
+        ("staff_only", _post(lambda w: [f"/console/finance/documents/{d}/void" for d in (w.b.invoice, w.a.invoice)],
+                             {"reason": "他社の請求書を無効に"})),
+    ("POST", "/console/finance/documents/{document_id:int}/correct"):
+        ("staff_only", _post(lambda w: [f"/console/finance/documents/{w.b.invoice}/correct"],
+                             {"recipient_name": "乗っ取り株式会社", "due_on": "2099-01-31"})),
+    ("POST", "/console/finance/documents/{document_id:int}/refund"):
+        ("staff_only", _post(lambda w: [f"/console/finance/documents/{w.b.invoice}/refund"], {"reason": "他社の返金"})),
+    ("GET", "/console/finance/statements/{organization_id:int}/{file:str}"):
+        ("staff_only", _get(lambda w: [f"/console/finance/statements/{w.b.org}/2026-01.pdf",
+                                       f"/console/finance/statements/{w.b.org}/2026-01.html"])),
     # ---------------------------------------------------------------- admin (admins only)
     ("GET", "/admin/organizations/{organization_id:int}"):
         ("staff_only", _get(lambda w: [f"/admin/organizations/{w.b.org}"])),
@@ -591,7 +651,8 @@ def _concrete(path: str, world) -> str:
         "ticket_id": world.a.open, "attachment_id": world.a.request_file, "organization_id": world.a.org,
         "user_id": world.a.member.id, "token_id": world.staff_token_id, "department_id": world.department,
         "request_type_id": world.request_type, "field_id": world.custom_field, "number": 1, "ref": "1",
-        "code": "general", "change_id": world.a.change, "answer": "decline",
+        "code": "general", "change_id": world.a.change, "answer": "decline", "purchase_id": world.a.purchase,
+        "document_id": world.a.invoice, "month": "2026-01", "file": "2026-01.pdf",
     }
     for name, value in values.items():
         path = path.replace(f"{{{name}:int}}", str(value)).replace(f"{{{name}:str}}", str(value))
