@@ -19,11 +19,14 @@ run: setup
 	BASE_URL=$(BASE_URL) $(BIN)/kippu seed-demo
 	BASE_URL=$(BASE_URL) exec $(BIN)/kippu serve --host $(HOST) --port $(PORT)
 
+# One pytest-xdist worker per core; a test file stays on one worker (its module fixtures are built once).
+PYTEST := $(BIN)/pytest -n auto --dist loadfile
+
 test: setup
-	$(BIN)/pytest
+	$(PYTEST)
 
 test-postgres: setup
-	KIPPU_TEST_POSTGRES=$(TEST_POSTGRES) $(BIN)/pytest
+	KIPPU_TEST_POSTGRES=$(TEST_POSTGRES) $(PYTEST)
 
 setup: system-packages python-packages frontend-packages
 
