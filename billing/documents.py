@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -37,6 +38,7 @@ from weasyprint.text import ffi as weasyprint_libraries
 from weasyprint.text.fonts import FontConfiguration
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "documents"
+USER_AGENT_STYLESHEET = TEMPLATES / "user_agent.css"
 # The fonts the templates ask for, in order. One family carries every glyph of a document (kana,
 # kanji, Latin, ¥, ※): a font per script would be embedded and subset once per family.
 FONT_FAMILIES = ("IPAexGothic", "Noto Sans CJK JP")
@@ -376,8 +378,30 @@ def _pdf_date(created: datetime | None) -> str | None:
     return created.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def _write_pdf(html: str, base_url: str | None, created: datetime | None, stylesheets: list[CSS]) -> bytes:
-    document = HTML(string=html, base_url=base_url).render(font_config=_font_configuration(), stylesheets=stylesheets)
+class DocumentHTML(HTML):
+    """WeasyPrint's HTML with the few browser defaults the document templates need
+    (templates/documents/user_agent.css) instead of its whole HTML stylesheet."""
+
+    def _ua_stylesheets(self, forms=False):
+        sheet = getattr(_per_thread, "user_agent", None)
+        if sheet is None:
+            sheet = _per_thread.user_agent = CSS(filename=str(USER_AGENT_STYLESHEET), font_config=_font_configuration())
+        return [sheet]
+
+
+# The PDF is the Japanese document: the small English labels of the browser view (every <small>,
+# and the line break before it) are taken out before layout. Each piece of text is WeasyPrint's
+# main cost; hidden by CSS they still cost their parsing and styling.
+_ENGLISH_LABEL = re.compile(r"(?:<br>\s*)?<small>.*?</small>", re.S)
+
+
+def japanese_only(html: str) -> str:
+    return _ENGLISH_LABEL.sub("", html)
+
+
+def _write_pdf(html: str, base_url: str | None, created: datetime | None, stylesheets: list[CSS],
+               html_class: type[HTML] = HTML) -> bytes:
+    document = html_class(string=html, base_url=base_url).render(font_config=_font_configuration(), stylesheets=stylesheets)
     document.metadata.created = document.metadata.modified = _pdf_date(created)
     return document.write_pdf()
 
@@ -390,15 +414,15 @@ def render_pdf(html: str, *, base_url: str | None = None, created: datetime | No
 
 def document_pdf(document: Document, created: datetime | None = None) -> bytes:
     """The PDF of an invoice, receipt or credit note as it is stored: no status stamp."""
-    html = _document_html(document, None, inline_stylesheet=False)
-    return _write_pdf(html, None, created, [_parsed_stylesheet()])
+    html = japanese_only(_document_html(document, None, inline_stylesheet=False))
+    return _write_pdf(html, None, created, [_parsed_stylesheet()], DocumentHTML)
 
 
 def statement_pdf(statement: Statement, created: datetime | None = None) -> bytes:
     """The PDF of a usage statement. Module-level and given only picklable values, so a process
     pool can run it: `pool.map(functools.partial(statement_pdf, created=...), statements)`."""
-    html = _statement_html(statement, inline_stylesheet=False)
-    return _write_pdf(html, None, created, [_parsed_stylesheet()])
+    html = japanese_only(_statement_html(statement, inline_stylesheet=False))
+    return _write_pdf(html, None, created, [_parsed_stylesheet()], DocumentHTML)
 
 
 def warm_up() -> None:
