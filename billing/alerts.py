@@ -171,7 +171,7 @@ async def claim_expiry_reminder(organization_id: int, today: date | None = None)
             due.append(ExpiringLot(row["lot"], row["points"], expires_on, reminder_due(expires_on, today)))
         if not due:
             return None
-        now = datetime.now(UTC)
+        now = clock.now()
         claimed = await _q(
             "INSERT INTO point_expiry_reminders (lot, days_before, points, expires_on, sent_at) VALUES "
             + ", ".join(["({}, {}, {}, {}, {})"] * len(due))
@@ -217,7 +217,7 @@ async def set_low_balance_threshold(organization_id: int, threshold: int | None)
     """
     threshold = _threshold(threshold)
     async with write_transaction():
-        now = datetime.now(UTC)
+        now = clock.now()
         # An organisation without points yet gets its (empty) account, as its first grant would.
         await _q(
             "INSERT INTO points_accounts (organization, available, held, created_at, updated_at) "
@@ -239,7 +239,7 @@ async def check_low_balance(account_id: int) -> LowBalance | None:
             "UPDATE points_accounts SET low_balance_alerted_at = {} WHERE id = {} "
             "AND low_balance_threshold IS NOT NULL AND low_balance_alerted_at IS NULL "
             "AND available < low_balance_threshold RETURNING organization, available, low_balance_threshold",
-            datetime.now(UTC), account_id,
+            clock.now(), account_id,
         )
         if alerted:
             row = alerted[0]
@@ -263,7 +263,7 @@ async def accounts_to_check(
     changed is one index look-up. The first run checks every account with a threshold.
     """
     mark_rows = await _q("SELECT entry_id FROM ledger_job_marks WHERE job = {}", job)
-    settled = (now or datetime.now(UTC)) - SETTLE
+    settled = (now or clock.now()) - SETTLE
     if not mark_rows:
         accounts = await _q(
             "SELECT id FROM points_accounts WHERE low_balance_threshold IS NOT NULL "
@@ -286,7 +286,7 @@ async def accounts_to_check(
 
 async def advance_mark(mark: int, job: str = LOW_BALANCE_JOB) -> None:
     """Move the job's mark forward to `mark` (never back: runs at once may finish in any order)."""
-    now = datetime.now(UTC)
+    now = clock.now()
     async with write_transaction():
         await _q(
             "INSERT INTO ledger_job_marks (job, entry_id, updated_at) VALUES ({}, {}, {}) "

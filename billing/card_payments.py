@@ -23,7 +23,7 @@ from typing import Any
 
 import stripe
 
-from billing import purchases
+from billing import clock, purchases
 from billing.errors import DocumentLocked, PaymentUnavailable, UnknownPurchase, WebhookRefused
 from billing.purchases import PurchaseView
 from billing.tables import StripeEvent
@@ -187,7 +187,7 @@ async def _refunded_purchase(charge: dict[str, Any], settings: StripeSettings) -
 
 def _when(event: dict[str, Any]) -> datetime:
     created = event.get("created")
-    return datetime.fromtimestamp(created, UTC) if isinstance(created, int) else datetime.now(UTC)
+    return datetime.fromtimestamp(created, UTC) if isinstance(created, int) else clock.now()
 
 
 async def _settle(purchase_id: int, session: dict[str, Any], event: dict[str, Any]) -> str:
@@ -250,7 +250,7 @@ async def receive_event(event: dict[str, Any], settings: StripeSettings) -> str:
         first = await StripeEvent.raw(
             "INSERT INTO stripe_events (event_id, type, outcome, received_at) VALUES ({}, {}, '', {}) "
             "ON CONFLICT (event_id) DO NOTHING RETURNING id",
-            event["id"], str(event.get("type", ""))[:100], datetime.now(UTC),
+            event["id"], str(event.get("type", ""))[:100], clock.now(),
         )
         if not first:
             return "duplicate: applied before"

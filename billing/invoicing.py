@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from billing import clock
 from billing.documents import Document, Issuer, Line, TaxTotal, document_pdf
 from billing.errors import InvalidValue, UnknownDocument
 from billing.issuer import IssuerSettings
@@ -129,7 +130,7 @@ async def issue(
                 issuer_address=issuer.address, issuer_phone=issuer.phone, issuer_email=issuer.email,
                 issuer_bank_account=issuer.bank_account if kind == "invoice" else "",
                 subtotal_jpy=subtotal, tax_jpy=tax, total_jpy=subtotal + tax, paid_jpy=0, note=note,
-                issued_by=issued_by, created_at=datetime.now(UTC),
+                issued_by=issued_by, created_at=clock.now(),
             )
         )
         document_id = rows[0]["id"]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from stdnum.jp import cn
 
+from billing import clock
 from billing.documents import Issuer
 from billing.errors import InvalidValue, IssuerMissing
 from billing.tables import IssuerProfile
@@ -125,7 +125,7 @@ async def save_issuer(settings: IssuerSettings, *, actor_id: int | None = None) 
             name=settings.name, registration_number=settings.registration_number, address=settings.address,
             phone=settings.phone, email=settings.email, bank_account=settings.bank_account,
             payment_terms_days=settings.payment_terms_days, tax_rounding=settings.tax_rounding,
-            updated_by=actor_id, created_at=datetime.now(UTC),
+            updated_by=actor_id, created_at=clock.now(),
         )
     )
     return settings

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from billing import clock, invoicing, ledger
@@ -188,7 +188,7 @@ async def start_purchase(
                         "The idempotency key {key} was already used for another purchase.", key=request_key
                     )
                 return _view(earlier)
-        now = datetime.now(UTC)
+        now = clock.now()
         rows = await Purchase.insert(Purchase(
             organization=organization_id, requested_by=requested_by, request_key=request_key,
             bundle_code=bundle.code, bundle_name_ja=bundle.name_ja, bundle_name_en=bundle.name_en,
@@ -212,7 +212,7 @@ async def start_purchase(
 async def attach_checkout(purchase_id: int, session_id: str, url: str) -> PurchaseView:
     """Record the card checkout opened for a pending purchase."""
     await Purchase.update({
-        Purchase.stripe_session_id: session_id, Purchase.checkout_url: url, Purchase.updated_at: datetime.now(UTC),
+        Purchase.stripe_session_id: session_id, Purchase.checkout_url: url, Purchase.updated_at: clock.now(),
     }).where((Purchase.id == purchase_id) & (Purchase.status == "pending"))
     return await get_purchase(purchase_id)
 
@@ -240,7 +240,7 @@ async def _grant(purchase: PurchaseView, paid_on: date, actor_id: int | None) ->
 async def _mark_paid(purchase: PurchaseView, paid_on: date, *, actor_id: int | None = None,
                      payment_intent: str | None = None) -> None:
     lot_id = await _grant(purchase, paid_on, actor_id)
-    now = datetime.now(UTC)
+    now = clock.now()
     changes = {Purchase.status: "paid", Purchase.lot: lot_id, Purchase.paid_at: now, Purchase.updated_at: now,
                Purchase.failure_reason: ""}
     if payment_intent:
@@ -274,7 +274,7 @@ async def settle_card_payment(
 
 async def mark_processing(purchase_id: int) -> PurchaseView:
     """The customer finished the checkout with a delayed payment method; the money is not in yet."""
-    await Purchase.update({Purchase.status: "processing", Purchase.updated_at: datetime.now(UTC)}).where(
+    await Purchase.update({Purchase.status: "processing", Purchase.updated_at: clock.now()}).where(
         (Purchase.id == purchase_id) & (Purchase.status == "pending")
     )
     return await get_purchase(purchase_id)
@@ -285,7 +285,7 @@ async def mark_unpaid(purchase_id: int, status: str, reason: str) -> PurchaseVie
     if status not in ("failed", "expired"):
         raise ValueError(f"not an unpaid outcome: {status}")
     await Purchase.update({
-        Purchase.status: status, Purchase.failure_reason: reason[:REASON_MAX], Purchase.updated_at: datetime.now(UTC),
+        Purchase.status: status, Purchase.failure_reason: reason[:REASON_MAX], Purchase.updated_at: clock.now(),
     }).where((Purchase.id == purchase_id) & (Purchase.status.is_in(["pending", "processing"])))
     return await get_purchase(purchase_id)
 
@@ -342,7 +342,7 @@ async def record_payment(
         await InvoicePayment.insert(InvoicePayment(
             document=document_id, paid_on=paid_on, amount_jpy=amount_jpy,
             note=checked_text(note, "note", maximum=REASON_MAX),
-            recorded_by=actor_id, request_key=request_key, created_at=datetime.now(UTC),
+            recorded_by=actor_id, request_key=request_key, created_at=clock.now(),
         ))
         paid = invoice.paid_jpy + amount_jpy
         in_full = paid == invoice.document.total_jpy
@@ -381,11 +381,11 @@ async def void_invoice(document_id: int, reason: str, *, actor_id: int | None = 
             )
         await BillingDocument.update({
             BillingDocument.status: "void", BillingDocument.void_reason: reason,
-            BillingDocument.voided_at: datetime.now(UTC), BillingDocument.voided_by: actor_id,
+            BillingDocument.voided_at: clock.now(), BillingDocument.voided_by: actor_id,
         }).where(BillingDocument.id == document_id)
         if invoice.purchase_id is not None:
             await Purchase.update({
-                Purchase.status: "cancelled", Purchase.failure_reason: reason, Purchase.updated_at: datetime.now(UTC),
+                Purchase.status: "cancelled", Purchase.failure_reason: reason, Purchase.updated_at: clock.now(),
             }).where((Purchase.id == invoice.purchase_id) & (Purchase.status == "awaiting_payment"))
         return await invoicing.get_document(document_id)
 
@@ -420,7 +420,7 @@ async def correct_invoice(
         )
         await BillingDocument.update({BillingDocument.status: "replaced"}).where(BillingDocument.id == document_id)
         if original.purchase_id is not None:
-            await Purchase.update({Purchase.recipient_name: recipient_name, Purchase.updated_at: datetime.now(UTC)}).where(
+            await Purchase.update({Purchase.recipient_name: recipient_name, Purchase.updated_at: clock.now()}).where(
                 Purchase.id == original.purchase_id
             )
         return await invoicing.get_document(corrected_id)
@@ -489,7 +489,7 @@ async def refund_purchase(
                 note=reason, issued_by=actor_id,
             )
             credit_note = await invoicing.get_document(credit_note_id)
-        now = datetime.now(UTC)
+        now = clock.now()
         await Purchase.update({
             Purchase.refunded_points: points, Purchase.refunded_at: now, Purchase.updated_at: now,
         }).where(Purchase.id == purchase_id)
@@ -498,7 +498,7 @@ async def refund_purchase(
 
 async def record_card_refund(purchase_id: int, refund_id: str) -> None:
     """The card payment service confirmed the money of a refund went back."""
-    await Purchase.update({Purchase.stripe_refund_id: refund_id, Purchase.updated_at: datetime.now(UTC)}).where(
+    await Purchase.update({Purchase.stripe_refund_id: refund_id, Purchase.updated_at: clock.now()}).where(
         Purchase.id == purchase_id
     )
 

@@ -24,7 +24,7 @@ from app.errors import Conflict, InvalidInput, NotAllowed, NotFound, from_domain
 from app.i18n import _
 from app.points.services import day, text, whole_number
 from app.purchases.services import request_key, stripe_settings
-from app.tickets.tables import RequestType, Ticket
+from app.tickets.tables import Ticket
 from billing import card_payments, clock, documents, invoicing, ledger, purchases, statements
 from billing.errors import LedgerError
 from billing.invoicing import DocumentPage, IssuedDocument
@@ -376,7 +376,7 @@ def statement_months(today: date | None = None, count: int = 12) -> list[str]:
     `count` before it."""
     today = today or clock.today()
     months, year, month = [], today.year, today.month
-    for _ in range(count + 1):
+    while len(months) <= count:
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
     return months
