@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from app import db
 from app.accounts import services as accounts
@@ -47,7 +47,6 @@ from app.tickets.tables import Attachment, PointChangeRequest, Ticket, TicketEve
 from billing import clock, ledger, purchases
 from billing.invoicing import documents_of_purchase
 from billing.issuer import IssuerSettings, current_issuer, save_issuer
-from billing.tables import PointLot, PointsAccount
 from pricing import services as pricing
 from pricing.rules import Bundle, PrioritySurcharge, RequestTypePrice, lot_expiry
 from pricing.tables import PointTableVersion
@@ -694,16 +693,17 @@ async def _create_points(world: _World) -> None:
     if await current_issuer() is None:
         await save_issuer(ISSUER, actor_id=world.users["admin"].id)
     # Bought about two and a half months ago, valid for the bundle's twelve months.
-    bought_on = clock.today() - timedelta(days=80)
+    bought_on = _bought_on()
     for code, organization_id in world.organizations.items():
         if code in PURCHASED_BUNDLES:
             await _buy(world, code, organization_id, PURCHASED_BUNDLES[code], bought_on)
         if code in WELCOME_POINTS:
-            await ledger.grant(
-                organization_id, WELCOME_POINTS[code], "サービス開始記念の無償ポイント",
-                lot_expiry(bought_on, BUNDLE.validity_months), key=f"demo:{code}:welcome",
-                actor_id=world.users["finance"].id,
-            )
+            with clock.at(_business_hours(bought_on)):
+                await ledger.grant(
+                    organization_id, WELCOME_POINTS[code], "サービス開始記念の無償ポイント",
+                    lot_expiry(bought_on, BUNDLE.validity_months), key=f"demo:{code}:welcome",
+                    actor_id=world.users["finance"].id,
+                )
     # さくら商事 ordered more by invoice 40 days ago and has not paid it: it is overdue.
     await _buy(world, "SAKURA", world.organizations["SAKURA"], 4, clock.today() - timedelta(days=40), pay=False)
     for company in COMPANIES:
@@ -712,26 +712,36 @@ async def _create_points(world: _World) -> None:
             await ticket_points.set_approval_limit(world.caller(admin_key), APPROVAL_LIMITS[company.code])
 
 
+def _bought_on() -> date:
+    return clock.today() - timedelta(days=80)
+
+
+def _business_hours(day: date) -> datetime:
+    return clock.start_of(day) + timedelta(hours=10)
+
+
 async def _buy(world: _World, code: str, organization_id: int, quantity: int, ordered_on, *, pay: bool = True) -> None:
-    """A purchase as the company's admin made it, paid as the company pays."""
+    """A purchase as the company's admin made it, paid as the company pays: documents, payments and
+    ledger entries are stamped with those days (billing.clock), not with the moment of loading."""
     buyer = next(c for c in CUSTOMERS if c.organization == code and c.role == "customer_admin")
     company = next(c for c in COMPANIES if c.code == code)
     method = PAYMENT_METHODS[code]
-    purchase = await purchases.start_purchase(
-        organization_id, BUNDLE.code, quantity, method, recipient_name=company.name,
-        requested_by=world.users[buyer.key].id, today=ordered_on,
-    )
-    if not pay:
-        return
-    if method == "card":
-        await purchases.attach_checkout(purchase.id, f"cs_demo_{purchase.id}", "")
-        await purchases.settle_card_payment(purchase.id, paid_at=clock.start_of(ordered_on) + timedelta(hours=10),
-                                            today=ordered_on)
-        return
+    with clock.at(_business_hours(ordered_on)):
+        purchase = await purchases.start_purchase(
+            organization_id, BUNDLE.code, quantity, method, recipient_name=company.name,
+            requested_by=world.users[buyer.key].id, today=ordered_on,
+        )
+        if not pay:
+            return
+        if method == "card":
+            await purchases.attach_checkout(purchase.id, f"cs_demo_{purchase.id}", "")
+            await purchases.settle_card_payment(purchase.id, paid_at=clock.now(), today=ordered_on)
+            return
     (invoice,) = await documents_of_purchase(purchase.id)
     paid_on = ordered_on + timedelta(days=7)
-    await purchases.record_payment(invoice.id, paid_on=paid_on, amount_jpy=purchase.total_jpy,
-                                   actor_id=world.users["finance"].id, today=paid_on)
+    with clock.at(_business_hours(paid_on)):
+        await purchases.record_payment(invoice.id, paid_on=paid_on, amount_jpy=purchase.total_jpy,
+                                       actor_id=world.users["finance"].id, today=paid_on)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -903,9 +913,11 @@ async def _play(world: _World, now: datetime) -> None:
     ticket_ids: dict[int, int] = {}
     for step in steps:
         marks = await _high_water_marks()
-        await _perform(world, step, ticket_ids)
+        # The ledger stamps its entries with billing.clock; the request side is moved afterwards.
+        with clock.at(step.at):
+            await _perform(world, step, ticket_ids)
         await _move_into_the_past(step.at, marks, since=now)
-    await _date_the_setup(world, steps[0].at - timedelta(days=14))
+    await _date_the_setup(world, min(steps[0].at - timedelta(days=14), clock.start_of(_bought_on() - timedelta(days=7))))
 
 
 async def _perform(world: _World, step: _Step, ticket_ids: dict[int, int]) -> None:
@@ -1022,14 +1034,10 @@ async def _date_the_setup(world: _World, at: datetime) -> None:
         Organization.id.is_in(list(world.organizations.values()))
     )
     await User.update({User.created_at: at}).where(User.id.is_in([u.id for u in world.users.values()]))
-    # The point table was in force and the points were bought before the first request.
+    # The point table was in force before the first purchase (the points carry their own dates).
     await PointTableVersion.update({
         PointTableVersion.created_at: at, PointTableVersion.published_at: at, PointTableVersion.effective_from: at,
     }).where(PointTableVersion.note == "サービス開始時のポイント表")
-    accounts_ = await PointsAccount.select(PointsAccount.id).where(
-        PointsAccount.organization.is_in(list(world.organizations.values()))
-    )
-    await PointLot.update({PointLot.created_at: at}).where(PointLot.account.is_in([a["id"] for a in accounts_] or [-1]))
 
 
 __all__ = ["DEMO_ORGANIZATION_CODES", "DEMO_PASSWORD", "DemoLogin", "SeedResult", "demo_logins", "plan", "seed_demo"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from app.accounts.tables import Organization
 from app.demo import seed_demo
 from app.tickets.tables import PointChangeRequest, Ticket
 from billing import clock, invoicing, ledger
+from billing.tables import LedgerEntry
 from billing.verify import verify
 from pricing import services as pricing
 
@@ -47,3 +50,20 @@ async def test_the_demo_companies_bought_by_invoice_and_by_card_and_one_invoice_
     (overdue,) = (await invoicing.list_documents(overdue_on=clock.today())).items
     assert overdue.document.recipient_name == "株式会社さくら商事"
     assert all(d.document.issuer.registration_number == "T7123456789012" for d in page.items)
+
+
+async def test_the_demo_points_history_carries_the_days_it_happened_on():
+    # The ledger is dated like the requests, so the history and last month's statement show the demo's months.
+    await seed_demo()
+    filed = {r["id"]: r["created_at"] for r in await Ticket.select(Ticket.id, Ticket.created_at)}
+    entries = await LedgerEntry.select(LedgerEntry.kind, LedgerEntry.ticket_id, LedgerEntry.created_at)
+    first_hold: dict[int, object] = {}
+    for e in sorted((e for e in entries if e["kind"] == "hold"), key=lambda e: e["created_at"]):
+        first_hold.setdefault(e["ticket_id"], e["created_at"])
+    assert first_hold == filed  # each request's points were held when it was filed
+    assert all(e["created_at"] >= filed[e["ticket_id"]] for e in entries if e["ticket_id"])
+    first_purchase = min(e["created_at"] for e in entries if e["kind"] == "purchase")
+    assert clock.day_of(first_purchase) == clock.today() - timedelta(days=80)
+    assert first_purchase < min(filed.values())
+    days = {clock.day_of(e["created_at"]) for e in entries}
+    assert len({(d.year, d.month) for d in days}) >= 3 and max(days) <= clock.today()
