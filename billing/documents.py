@@ -391,12 +391,15 @@ class DocumentHTML(HTML):
 
 # The PDF is the Japanese document: the small English labels of the browser view (every <small>,
 # and the line break before it) are taken out before layout. Each piece of text is WeasyPrint's
-# main cost; hidden by CSS they still cost their parsing and styling.
+# main cost; hidden by CSS they still cost their parsing and styling. So does the indentation
+# between tags (a whitespace box each); no document template puts two inline elements side by side.
 _ENGLISH_LABEL = re.compile(r"(?:<br>\s*)?<small>.*?</small>", re.S)
+_BETWEEN_TAGS = re.compile(r">\s+<")
 
 
-def japanese_only(html: str) -> str:
-    return _ENGLISH_LABEL.sub("", html)
+def pdf_html(html: str) -> str:
+    """The browser view's HTML as the PDF lays it out: Japanese only, no whitespace between tags."""
+    return _BETWEEN_TAGS.sub("><", _ENGLISH_LABEL.sub("", html))
 
 
 def _write_pdf(html: str, base_url: str | None, created: datetime | None, stylesheets: list[CSS],
@@ -414,14 +417,14 @@ def render_pdf(html: str, *, base_url: str | None = None, created: datetime | No
 
 def document_pdf(document: Document, created: datetime | None = None) -> bytes:
     """The PDF of an invoice, receipt or credit note as it is stored: no status stamp."""
-    html = japanese_only(_document_html(document, None, inline_stylesheet=False))
+    html = pdf_html(_document_html(document, None, inline_stylesheet=False))
     return _write_pdf(html, None, created, [_parsed_stylesheet()], DocumentHTML)
 
 
 def statement_pdf(statement: Statement, created: datetime | None = None) -> bytes:
     """The PDF of a usage statement. Module-level and given only picklable values, so a process
     pool can run it: `pool.map(functools.partial(statement_pdf, created=...), statements)`."""
-    html = japanese_only(_statement_html(statement, inline_stylesheet=False))
+    html = pdf_html(_statement_html(statement, inline_stylesheet=False))
     return _write_pdf(html, None, created, [_parsed_stylesheet()], DocumentHTML)
 
 
