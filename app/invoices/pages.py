@@ -34,6 +34,7 @@ from app.invoices import services
 from app.purchases.services import method_label, purchase_status_label
 from app.schema import MAX_ID
 from billing import clock
+from billing.documents import yen
 from billing.tables import DOCUMENT_KINDS, DOCUMENT_STATUSES
 
 # What a form shows again with its message instead of failing.
@@ -42,10 +43,6 @@ FILTER_KEYS = ("organization", "kind", "status", "month", "overdue")
 # /console/finance/documents/12 is the document's page, /console/finance/documents/12.pdf its PDF.
 DOCUMENT_REF = re.compile(r"(\d{1,10})(\.pdf)?")
 STATEMENT_FILE = re.compile(r"(\d{4}-\d{2})\.(pdf|html)")
-
-
-def yen(amount: int) -> str:
-    return "¥{:,}".format(amount)
 
 
 def helpers() -> dict[str, Any]:

@@ -28,6 +28,7 @@ from app.invoices.controllers import pdf_response
 from app.portal.pages import page, wants_fragment
 from app.purchases import services
 from app.settings import get_settings
+from billing.documents import yen
 
 REFUSED = (InvalidInput, Conflict, NotAllowed, ServiceUnavailable)
 
@@ -38,7 +39,7 @@ def helpers() -> dict[str, Any]:
         "method_label": services.method_label,
         "kind_label": documents.kind_label,
         "document_status_label": documents.status_label,
-        "yen": lambda n: f"¥{n:,}",
+        "yen": yen,
     }
 
 
