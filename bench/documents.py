@@ -30,7 +30,6 @@ import statistics
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
-from functools import partial
 
 from billing import documents
 from billing.documents import Document, ExpiringLot, Issuer, Line, Statement, StatementLine, TaxTotal

@@ -20,9 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -30,17 +27,12 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.app_server import running_app
+
 
 
 def _percentile(ordered: list[float], fraction: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(len(ordered) * fraction) - 1))] if ordered else 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _world(organizations: int, points: int) -> dict:
@@ -158,41 +150,19 @@ async def _run(args: argparse.Namespace, database: str) -> None:
     await admin.execute(f'CREATE DATABASE "{database}"')
     await admin.close()
     await db.engine().start_connection_pool(min_size=1, max_size=4)
-    server = None
     try:
         await db.prepare_connection()
         await db.create_schema_from_tables()
         world = await _world(max(1, args.organizations) + 1, args.requests + 1_000)
-        port = _free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "uvicorn", "--factory", "app.server:app_factory", "--host", "127.0.0.1",
-                   "--port", str(port), "--no-access-log", "--log-level", "warning"]
-        if args.profile:
-            command = [str(Path(sys.executable).with_name("py-spy")), "record", "-r", "200", "-f", "raw",
-                       "-o", args.profile, "--", *command]
-        env = {**os.environ, "RUN_SCHEDULER": "false", "SMTP_HOST": ""}
-        server = subprocess.Popen(command, cwd=ROOT, env=env)
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as probe:
-            for _ in range(150):
-                try:
-                    if (await probe.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
-            else:
-                raise RuntimeError("the app did not start")
-        print(f"ledger HTTP benchmark on PostgreSQL, {args.clients} concurrent clients, one uvicorn worker", flush=True)
-        hot, *spread = world["customers"]
-        await _phase(base_url, "one hot organisation", [hot], world["agent"], args)
-        await _phase(base_url, f"spread over {len(spread)} orgs", spread, world["agent"], args)
+        wrapper = ([str(Path(sys.executable).with_name("py-spy")), "record", "-r", "200", "-f", "raw",
+                    "-o", args.profile, "--"] if args.profile else [])
+        async with running_app(wrapper=wrapper) as base_url:
+            print(f"ledger HTTP benchmark on PostgreSQL, {args.clients} concurrent clients, one uvicorn worker",
+                  flush=True)
+            hot, *spread = world["customers"]
+            await _phase(base_url, "one hot organisation", [hot], world["agent"], args)
+            await _phase(base_url, f"spread over {len(spread)} orgs", spread, world["agent"], args)
     finally:
-        if server is not None:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
         await db.engine().close_connection_pool()
         admin = await asyncpg.connect(args.postgres)
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

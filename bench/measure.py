@@ -19,18 +19,15 @@ import argparse
 import asyncio
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 
+from bench.app_server import running_app
+
 ADMIN_DSN = "postgres://postgres@127.0.0.1:5432/postgres"
-ROOT = Path(__file__).resolve().parent.parent
 SEARCHES = [
     ("1 文字 (common)", "印"),
     ("1 文字 (rare)", "鍵"),
@@ -43,12 +40,6 @@ SEARCHES = [
     ("2 words", "VPN 在宅"),
     ("no match", "存在しない語"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -158,77 +149,55 @@ async def create_throughput(base_url: str, token: str, total: int, clients: int)
 async def run(args: argparse.Namespace) -> None:
     database_url = args.admin_dsn.rsplit("/", 1)[0] + "/" + args.database
     context = await prepare(database_url)
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DATABASE_URL": database_url, "RUN_SCHEDULER": "false", "SMTP_HOST": ""}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "app.server:app_factory", "--host", "127.0.0.1",
-         "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )
     rows: list[tuple[str, str, list[float], str]] = []
     try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as probe:
-            for _ in range(100):
+        async with running_app({"DATABASE_URL": database_url}) as base_url:
+            staff_headers = {"Authorization": f"Bearer {context['staff']}"}
+            customer_headers = {"Authorization": f"Bearer {context['customer']}"}
+            async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+                times, response = await timed(client, "/api/v1/tickets", args.repeat, headers=staff_headers)
+                rows.append(("API list, first page", "staff", times, f"{len(response.json()['items'])} items"))
+                times, response = await timed(
+                    client, "/api/v1/tickets", args.repeat, headers=staff_headers, params={"cursor": context["deep_cursor"]})
+                rows.append(("API list, deep cursor (id < 50%)", "staff", times, f"{len(response.json()['items'])} items"))
+                times, response = await timed(client, "/api/v1/tickets", args.repeat, headers=customer_headers)
+                rows.append(("API list, first page", "customer", times, f"{len(response.json()['items'])} items"))
+                times, response = await timed(
+                    client, "/api/v1/tickets", args.repeat, headers=staff_headers, params={"status": "new"})
+                rows.append(("API list, status=new", "staff", times, f"{len(response.json()['items'])} items"))
+
+                rng = random.Random(7)
+                detail_times = []
+                for _ in range(args.repeat):
+                    ticket_id = rng.randint(1, context["max_id"])
+                    started = time.perf_counter()
+                    response = await client.get(f"/api/v1/tickets/{ticket_id}", headers=staff_headers)
+                    detail_times.append((time.perf_counter() - started) * 1000)
+                    response.raise_for_status()
+                rows.append(("API request detail (random id)", "staff", detail_times,
+                             f"{len(response.json()['messages'])} messages"))
+
+                for label, term in SEARCHES:
+                    for who, headers in (("staff", staff_headers), ("customer", customer_headers)):
+                        times, response = await timed(client, "/api/v1/tickets", args.repeat, headers=headers, params={"q": term})
+                        page = response.json()
+                        more = "+" if page["next_cursor"] else ""
+                        rows.append((f"search {label}: {term}", who, times, f"{len(page['items'])}{more} items"))
+
+            async with httpx.AsyncClient(base_url=base_url, timeout=30) as browser:
                 try:
-                    if (await probe.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
-            else:
-                raise RuntimeError("the app did not start")
-        staff_headers = {"Authorization": f"Bearer {context['staff']}"}
-        customer_headers = {"Authorization": f"Bearer {context['customer']}"}
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-            times, response = await timed(client, "/api/v1/tickets", args.repeat, headers=staff_headers)
-            rows.append(("API list, first page", "staff", times, f"{len(response.json()['items'])} items"))
-            times, response = await timed(
-                client, "/api/v1/tickets", args.repeat, headers=staff_headers, params={"cursor": context["deep_cursor"]})
-            rows.append(("API list, deep cursor (id < 50%)", "staff", times, f"{len(response.json()['items'])} items"))
-            times, response = await timed(client, "/api/v1/tickets", args.repeat, headers=customer_headers)
-            rows.append(("API list, first page", "customer", times, f"{len(response.json()['items'])} items"))
-            times, response = await timed(
-                client, "/api/v1/tickets", args.repeat, headers=staff_headers, params={"status": "new"})
-            rows.append(("API list, status=new", "staff", times, f"{len(response.json()['items'])} items"))
+                    await sign_in(browser, "admin@bench.example.jp", args.password)
+                    times, response = await timed(browser, "/console/tickets", args.repeat)
+                    rows.append(("console queue page (HTML)", "staff", times, f"{len(response.content) // 1024} KiB"))
+                    times, response = await timed(browser, "/console/tickets", args.repeat, params={"q": "ハブ"})
+                    rows.append(("console queue page, q=ハブ", "staff", times, f"{len(response.content) // 1024} KiB"))
+                except (RuntimeError, httpx.HTTPStatusError) as exc:
+                    print(f"console queue page not measured: {exc}")
 
-            rng = random.Random(7)
-            detail_times = []
-            for _ in range(args.repeat):
-                ticket_id = rng.randint(1, context["max_id"])
-                started = time.perf_counter()
-                response = await client.get(f"/api/v1/tickets/{ticket_id}", headers=staff_headers)
-                detail_times.append((time.perf_counter() - started) * 1000)
-                response.raise_for_status()
-            rows.append(("API request detail (random id)", "staff", detail_times,
-                         f"{len(response.json()['messages'])} messages"))
-
-            for label, term in SEARCHES:
-                for who, headers in (("staff", staff_headers), ("customer", customer_headers)):
-                    times, response = await timed(client, "/api/v1/tickets", args.repeat, headers=headers, params={"q": term})
-                    page = response.json()
-                    more = "+" if page["next_cursor"] else ""
-                    rows.append((f"search {label}: {term}", who, times, f"{len(page['items'])}{more} items"))
-
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as browser:
-            try:
-                await sign_in(browser, "admin@bench.example.jp", args.password)
-                times, response = await timed(browser, "/console/tickets", args.repeat)
-                rows.append(("console queue page (HTML)", "staff", times, f"{len(response.content) // 1024} KiB"))
-                times, response = await timed(browser, "/console/tickets", args.repeat, params={"q": "ハブ"})
-                rows.append(("console queue page, q=ハブ", "staff", times, f"{len(response.content) // 1024} KiB"))
-            except (RuntimeError, httpx.HTTPStatusError) as exc:
-                print(f"console queue page not measured: {exc}")
-
-        if args.creates:
-            per_second, latencies, failures = await create_throughput(
-                base_url, context["customer"], args.creates, args.clients)
+            if args.creates:
+                per_second, latencies, failures = await create_throughput(
+                    base_url, context["customer"], args.creates, args.clients)
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
         await forget_created(database_url, context["max_id"])
 
     print(f"\nPostgreSQL {context['server']}; {context['max_id']:,} requests; "
