@@ -275,6 +275,9 @@ class FakeStripe:
         self._server: _Server | None = None
         self._outbox: ThreadPoolExecutor | None = None
         self._http: httpx.Client | None = None
+        # API calls answered whose events are not yet in the outbox (they follow the response).
+        self._announcing = 0
+        self._announced = threading.Condition()
 
     @property
     def api_base(self) -> str:
@@ -362,7 +365,9 @@ class FakeStripe:
         return deliveries
 
     def settle(self) -> None:
-        """Wait until every event sent so far has been delivered."""
+        """Wait until every event of the calls answered so far has been delivered."""
+        with self._announced:
+            self._announced.wait_for(lambda: self._announcing == 0, timeout=10)
         if self._outbox:
             self._outbox.submit(lambda: None).result()
 
@@ -609,8 +614,15 @@ class FakeStripe:
                 handler.headers.get("Authorization", ""), method, path, params, request)
         headers = {"Request-Id": request["id"], **({"Idempotency-Key": key} if key else {}),
                    **({"Idempotent-Replayed": "true"} if replayed else {})}
-        handler.answer(status, body, "application/json", headers)
-        self._announce(events)  # after the response: Stripe's events follow the API call
+        with self._announced:
+            self._announcing += 1
+        try:
+            handler.answer(status, body, "application/json", headers)
+            self._announce(events)  # after the response: Stripe's events follow the API call
+        finally:
+            with self._announced:
+                self._announcing -= 1
+                self._announced.notify_all()
 
     def _answer(self, authorization: str, method: str, path: str, params: dict[str, Any],
                 request: dict) -> tuple[int, bytes, list[dict], bool]:
