@@ -1,4 +1,4 @@
-"""The app as the HTTP benchmarks run it: one uvicorn worker on a free loopback port."""
+"""The app as the HTTP benchmarks run it: uvicorn (one worker unless told) on a free loopback port."""
 
 from __future__ import annotations
 
@@ -24,12 +24,15 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def running_app(env: dict[str, str] | None = None, *, wrapper: Sequence[str] = ()) -> AsyncIterator[str]:
+async def running_app(
+    env: dict[str, str] | None = None, *, wrapper: Sequence[str] = (), workers: int = 1
+) -> AsyncIterator[str]:
     """Start the app (without the scheduler or mail), wait for /healthz, yield its base URL, and
-    stop it on the way out. `wrapper` runs the server under another command (py-spy record …)."""
+    stop it on the way out. `wrapper` runs the server under another command (py-spy record …);
+    `workers` > 1 runs that many uvicorn worker processes, as `kippu serve --workers` does."""
     port = free_port()
     command = [*wrapper, sys.executable, "-m", "uvicorn", "--factory", "app.server:app_factory",
-               "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
     server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {}), "RUN_SCHEDULER": "false", "SMTP_HOST": ""})
     base_url = f"http://127.0.0.1:{port}"
     try:

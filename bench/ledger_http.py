@@ -6,8 +6,9 @@
 
 Makes a throwaway database (dropped afterwards) with an agent, one customer per organisation, a
 published point table (one request type, 1 point) and points granted to every organisation, then
-starts the real app (uvicorn, one worker, `app.server:app_factory`, scheduler off) and, for one hot
-organisation and then spread over `--organizations`, runs `--clients` concurrent httpx clients.
+starts the real app (uvicorn, one worker unless `--workers`, `app.server:app_factory`, scheduler
+off) and, for one hot organisation and then spread over `--organizations`, runs `--clients`
+concurrent httpx clients.
 Each client repeats a cycle of three API calls with bearer tokens: the customer files a request
 (`POST /api/v1/tickets`: the quote is held in the filing's own transaction), the agent opens it
 and resolves it (`POST /api/v1/tickets/{id}/status`: resolving captures the hold). Prints cycles
@@ -156,9 +157,9 @@ async def _run(args: argparse.Namespace, database: str) -> None:
         world = await _world(max(1, args.organizations) + 1, args.requests + 1_000)
         wrapper = ([str(Path(sys.executable).with_name("py-spy")), "record", "-r", "200", "-f", "raw",
                     "-o", args.profile, "--"] if args.profile else [])
-        async with running_app(wrapper=wrapper) as base_url:
-            print(f"ledger HTTP benchmark on PostgreSQL, {args.clients} concurrent clients, one uvicorn worker",
-                  flush=True)
+        async with running_app(wrapper=wrapper, workers=args.workers) as base_url:
+            print(f"ledger HTTP benchmark on PostgreSQL, {args.clients} concurrent clients, "
+                  f"{args.workers} uvicorn worker(s)", flush=True)
             hot, *spread = world["customers"]
             await _phase(base_url, "one hot organisation", [hot], world["agent"], args)
             await _phase(base_url, f"spread over {len(spread)} orgs", spread, world["agent"], args)
@@ -173,6 +174,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", required=True, help="admin URL of a PostgreSQL server")
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (production: 2)")
     parser.add_argument("--requests", type=int, default=1000, help="requests filed and resolved per phase")
     parser.add_argument("--organizations", type=int, default=1000)
     parser.add_argument("--max-seconds", type=float, default=120.0, help="stop a phase after this long")

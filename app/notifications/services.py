@@ -8,6 +8,7 @@ The sender (app/notifications/sender.py) delivers the outbox over SMTP later, wi
 from __future__ import annotations
 
 import contextvars
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -67,17 +68,16 @@ def render_mail(kind: str, locale: str, **context: Any) -> tuple[str, str]:
 async def enqueue(to_address: str, locale: str, kind: str, *, send_after: datetime | None = None,
                   **context: Any) -> None:
     """Put one mail in the outbox (call it inside the transaction of the change that causes it)."""
+    await OutboxMessage.insert(_outbox_message(to_address, locale, kind, send_after, context))
+
+
+def _outbox_message(to_address: str, locale: str, kind: str, send_after: datetime | None,
+                    context: dict[str, Any]) -> OutboxMessage:
     subject, body = render_mail(kind, locale if locale in LOCALES else "ja", **context)
     now = datetime.now(UTC)
-    await OutboxMessage.insert(
-        OutboxMessage(
-            to_address=to_address,
-            subject=subject[:300],
-            body=body,
-            kind=kind,
-            send_after=send_after or now,
-            created_at=now,
-        )
+    return OutboxMessage(
+        to_address=to_address, subject=subject[:300], body=body, kind=kind, send_after=send_after or now,
+        created_at=now,
     )
 
 
@@ -118,9 +118,18 @@ def _excerpt(text: str) -> str:
     return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rstrip() + " …"
 
 
-async def ticket_created(ticket_id: int) -> None:
-    """A new request: the active agents of its department (every agent when it has none) and
-    its assignee, if routing gave it one."""
+@dataclass(frozen=True)
+class TicketCreatedMail:
+    """The "new request" mail of a request being filed, its recipients already read, waiting for
+    the request's number (`enqueue_ticket_created`)."""
+
+    ticket: dict
+    recipients: list[dict]
+
+
+async def ticket_created_mail(ticket_id: int) -> TicketCreatedMail:
+    """Who is told of a new request: the active agents of its department (every agent when it has
+    none) and its assignee, if routing gave it one."""
     ticket = await _ticket(ticket_id)
     agents = User.select(User.id).where(
         User.role.is_in(["agent", "admin"]) & (User.is_active == True)  # noqa: E712
@@ -132,11 +141,20 @@ async def ticket_created(ticket_id: int) -> None:
     ids = {row["id"] for row in await agents}
     if ticket["assignee"] is not None:
         ids.add(ticket["assignee"])
-    for user in await _recipients(ticket, ids):
-        await enqueue(
-            user["email"], user["locale"], "ticket_created",
-            recipient=user, ticket=_view(ticket, user), body=_excerpt(ticket["body"]),
-        )
+    return TicketCreatedMail(ticket=ticket, recipients=await _recipients(ticket, ids))
+
+
+async def enqueue_ticket_created(mail: TicketCreatedMail, number: str) -> None:
+    """The new request's mails, with its number, in the outbox: one statement. Filing calls this
+    while it holds the year's number counter, so it reads nothing."""
+    ticket = {**mail.ticket, "number": number}
+    messages = [
+        _outbox_message(user["email"], user["locale"], "ticket_created", None,
+                        {"recipient": user, "ticket": _view(ticket, user), "body": _excerpt(ticket["body"])})
+        for user in mail.recipients
+    ]
+    if messages:
+        await OutboxMessage.insert(*messages)
 
 
 async def public_reply_added(ticket_id: int, message_id: int) -> None:

@@ -54,7 +54,7 @@ ENTRY_KINDS = {
 LOT_SOURCES = {"grant": "Granted (free)", "purchase": "Paid", "adjustment": "Adjustment"}
 PRIORITY_LABELS = {"urgent": "Urgent", "normal": "Normal", "low": "Low"}
 # The ledger's own reasons for the entries it writes by itself.
-LEDGER_REASONS = {"expired": "Expiry date passed"}
+LEDGER_REASONS = {"expired": "Expiry date passed", "filed": "Request filed"}
 
 
 def entry_kind_label(kind: str) -> str:

@@ -255,16 +255,16 @@ def _key(ticket_id: int, what: str) -> str:
     return f"ticket:{ticket_id}:{what}"
 
 
-async def hold_for_new_ticket(
-    *, ticket_id: int, number: str, organization_id: int, points: int, actor_id: int
-) -> None:
-    """Hold the quote of a request just inserted (same transaction: a refusal undoes the filing)."""
+async def hold_for_new_ticket(*, ticket_id: int, organization_id: int, points: int, actor_id: int) -> None:
+    """Hold the quote of a request just inserted (same transaction: a refusal undoes the filing).
+    The entry's reason is the code "filed" (shown as 「お問い合わせの受付」 beside the request's
+    number): the hold is written before the request has its number."""
     if points <= 0:
         return
     try:
         await ledger.hold(
             organization_id, points, ticket_id, _key(ticket_id, "hold"), actor_id=actor_id,
-            reason=f"{number}: filed",
+            reason="filed",
         )
     except LedgerError as exc:
         raise from_domain(exc) from exc

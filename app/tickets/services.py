@@ -569,18 +569,38 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _next_number(now: datetime) -> str:
-    """The next `YYYY-NNNNNN` (vendor-local year). A guarded UPDATE ... RETURNING on the year's
-    counter row serialises concurrent filers; the row is created on the first request of a year."""
+async def _number_ticket(ticket_id: int, now: datetime) -> str:
+    """Give the request the year's next number, `YYYY-NNNNNN` (vendor-local year), and return it.
+
+    A guarded UPDATE ... RETURNING on the year's counter row serialises concurrent filers until
+    their COMMIT; the row is created on the first request of a year. On PostgreSQL the counter and
+    the request are updated by one statement, so a filing holds the counter for two round trips
+    (this one and whatever follows before COMMIT), not three."""
     year = now.astimezone(get_settings().zone).year
-    bump = {TicketCounter.last_number: TicketCounter.last_number + 1}
-    rows = await TicketCounter.update(bump).where(TicketCounter.year == year).returning(TicketCounter.last_number)
-    if not rows:
+    for _attempt in range(2):
+        if db.is_postgres():
+            rows = await Ticket.raw(
+                "WITH counter AS (UPDATE ticket_counters SET last_number = last_number + 1 WHERE year = {} "
+                "RETURNING last_number) "
+                "UPDATE tickets SET number = {}::text || '-' "
+                "|| repeat('0', greatest(0, 6 - length(counter.last_number::text))) || counter.last_number::text "
+                "FROM counter WHERE tickets.id = {} RETURNING tickets.number AS number",
+                year, str(year), ticket_id,
+            )
+            if rows:
+                return rows[0]["number"]
+        else:
+            bump = {TicketCounter.last_number: TicketCounter.last_number + 1}
+            rows = await TicketCounter.update(bump).where(TicketCounter.year == year).returning(
+                TicketCounter.last_number)
+            if rows:
+                number = f"{year}-{rows[0]['last_number']:06d}"
+                await Ticket.update({Ticket.number: number}).where(Ticket.id == ticket_id)
+                return number
         await TicketCounter.insert(TicketCounter(year=year, last_number=0)).on_conflict(
             target=TicketCounter.year, action="DO NOTHING"
         )
-        rows = await TicketCounter.update(bump).where(TicketCounter.year == year).returning(TicketCounter.last_number)
-    return f"{year}-{rows[0]['last_number']:06d}"
+    raise RuntimeError(f"the request number counter of {year} could not be created")
 
 
 def _due_dates(priority: str, created_at: datetime) -> tuple[datetime, datetime]:
@@ -692,9 +712,12 @@ async def _prepare_filing(
 async def _insert_ticket(caller: Caller, values: dict[str, Any], stored: Sequence[StoredFile]) -> int:
     """Inside a write transaction: the request row and everything that goes with it.
 
-    The two rows every filing must lock — the year's number counter and the organisation's points
-    account — are taken last, just before COMMIT, so that concurrent filings queue on them for
-    moments, not for the whole filing: the request is written under a provisional number first."""
+    The two rows every filing must lock — the organisation's points account and the year's number
+    counter — are taken last, just before COMMIT, so that concurrent filings queue on them for
+    moments, not for the whole filing: the request is written under a provisional number first,
+    and after the counter only the new-request mails are written (their recipients read before).
+    Every await between a lock and COMMIT lets the event loop serve other requests first, so each
+    statement there lengthens the queue of every other filing."""
     now = _now()
     routing = await OrganizationRouting.select(OrganizationRouting.department, OrganizationRouting.assignee).where(
         OrganizationRouting.organization == values["organization"]
@@ -717,14 +740,14 @@ async def _insert_ticket(caller: Caller, values: dict[str, Any], stored: Sequenc
     await _record(ticket.id, caller.id, "created", detail, now)
     await record_files(stored, ticket_id=ticket.id, message_id=None, uploaded_by=caller.id, now=now)
     await refresh_search_document(ticket.id)
-    number = await _next_number(now)
-    await Ticket.update({Ticket.number: number}).where(Ticket.id == ticket.id)
+    mail = await notify.ticket_created_mail(ticket.id)
     # The quote is held in the same transaction: not enough points undoes the whole filing.
     await points.hold_for_new_ticket(
-        ticket_id=ticket.id, number=number, organization_id=values["organization"],
-        points=values.get("quoted_points") or 0, actor_id=caller.id,
+        ticket_id=ticket.id, organization_id=values["organization"], points=values.get("quoted_points") or 0,
+        actor_id=caller.id,
     )
-    await notify.ticket_created(ticket.id)
+    number = await _number_ticket(ticket.id, now)
+    await notify.enqueue_ticket_created(mail, number)
     return ticket.id
 
 
