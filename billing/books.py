@@ -99,6 +99,7 @@ class Adjust(Call):
 @dataclass(frozen=True, kw_only=True)
 class Refund(Call):
     lot_id: int
+    at_most: int | None = None  # points; None: every available point of the lot
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -353,10 +354,11 @@ class Books:
             return replay
         if lot.source != "purchase":
             raise NotRefundable("Lot {lot} was not paid for, so there is nothing to refund.", lot=lot.id)
-        if not lot.remaining or lot.lapsed(call.today):
+        points = lot.remaining if call.at_most is None else min(lot.remaining, call.at_most)
+        if points <= 0 or lot.lapsed(call.today):
             raise NotRefundable("Lot {lot} has no unspent points left to refund.", lot=lot.id)
         self._expire(account, call.today)
-        return Answer(self._post(account, "refund", [(lot, -lot.remaining, 0)], call, lot_id=lot.id))
+        return Answer(self._post(account, "refund", [(lot, -points, 0)], call, lot_id=lot.id))
 
     # --- the rules ---
 

@@ -217,10 +217,18 @@ async def _apply(event: dict[str, Any], refunded_purchase: int | None) -> str:
             # The refund notice came first: the charge it refunds was paid.
             await purchases.settle_card_payment(refunded_purchase, paid_at=_when(event),
                                                 payment_intent=obj.get("payment_intent"))
-        refund = await purchases.refund_purchase(refunded_purchase, "カード決済の返金")
+        # The money already went back: the credit note states no more than Stripe returned.
+        returned = obj.get("amount_refunded")
+        if not isinstance(returned, int) or isinstance(returned, bool) or returned < 0:
+            returned = purchase.total_jpy
+        refund = await purchases.refund_purchase(refunded_purchase, "カード決済の返金", returned_jpy=returned)
         if isinstance(obj.get("id"), str) and refund.refunded_now:
             await purchases.record_card_refund(refunded_purchase, str(obj.get("id")))
-        return f"purchase {refunded_purchase}: {refund.points} unspent points refunded"
+        outcome = f"purchase {refunded_purchase}: {refund.points} unspent points refunded"
+        credited = refund.credit_note.document.total_jpy if refund.refunded_now and refund.credit_note else 0
+        if refund.refunded_now and credited < returned:
+            outcome += f" (¥{returned:,} returned, credit note ¥{credited:,}: the rest paid for points already used)"
+        return outcome
     purchase_id = _purchase_id(obj)
     if purchase_id is None:
         return "ignored: not a purchase of ours"

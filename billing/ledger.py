@@ -264,17 +264,21 @@ async def adjust(
 
 
 async def refund_unspent(
-    lot_id: int, key: str, reason: str = "refund", *, today: date | None = None, actor_id: int | None = None
+    lot_id: int, key: str, reason: str = "refund", *, today: date | None = None, actor_id: int | None = None,
+    at_most: int | None = None,
 ) -> Posted:
-    """Take back the available, unexpired points of a paid lot (for its credit note).
+    """Take back the available, unexpired points of a paid lot (for its credit note), or no more
+    than `at_most` of them.
 
     Points of the lot held by open requests are not refunded and stay pinned to them: captured
     later they are consumed; released later they are available in the lot again (they were paid
     for and not refunded). Refused for granted lots and lots with nothing left to refund.
     """
+    if at_most is not None:
+        _points(at_most)
     return await _posted(Refund(
-        lot_id=lot_id, key=_key(key), fingerprint=fingerprint("refund", lot_id), today=today or clock.today(),
-        actor_id=actor_id, reason=_reason(reason),
+        lot_id=lot_id, key=_key(key), fingerprint=fingerprint("refund", lot_id, *([] if at_most is None else [at_most])),
+        today=today or clock.today(), actor_id=actor_id, reason=_reason(reason), at_most=at_most,
     ))
 
 

@@ -29,7 +29,7 @@ from billing.issuer import checked_text, issuer_in_force
 from billing.tables import PURCHASE_METHODS, BillingDocument, InvoicePayment, Purchase
 from billing.transactions import for_update, write_transaction
 from pricing import services as pricing
-from pricing.rules import lot_expiry, validate_purchase
+from pricing.rules import lot_expiry, tax_by_rate, validate_purchase
 
 RECIPIENT_MAX = 200
 REASON_MAX = 500
@@ -444,14 +444,40 @@ async def _sale_document(purchase_id: int) -> IssuedDocument | None:
     return None
 
 
+def points_covered(purchase: PurchaseView, amount_jpy: int, rounding: str) -> int:
+    """The most points of `purchase` whose credit note (points × yen per point, plus its tax
+    rounded as the documents round it) comes to no more than `amount_jpy`."""
+    if purchase.yen_per_point <= 0 or amount_jpy <= 0:
+        return 0
+
+    def credited(points: int) -> int:
+        base = points * purchase.yen_per_point
+        return base + sum(t.tax_jpy for t in tax_by_rate([(purchase.tax_rate, base)], rounding).values())
+
+    points = amount_jpy * 100 // (purchase.yen_per_point * (100 + purchase.tax_rate))
+    while points > 0 and credited(points) > amount_jpy:
+        points -= 1
+    while credited(points + 1) <= amount_jpy:
+        points += 1
+    return points
+
+
 async def refund_purchase(
     purchase_id: int, reason: str, *, actor_id: int | None = None, today: date | None = None,
+    returned_jpy: int | None = None,
 ) -> Refund:
     """Take back the unspent points of a paid purchase and issue the credit note for them, once.
 
     Only the points still available in the purchase's lot come back; points already used or
-    expired are not clawed back, and points held by open requests stay with those requests. A
-    second call (a repeated refund notice) changes nothing and returns the first refund."""
+    expired are not clawed back, and points held by open requests stay with those requests
+    (released later, they are the customer's again: paid for and not refunded). A second call (a
+    repeated refund notice) changes nothing and returns the first refund.
+
+    Finance's refund (`returned_jpy` None) is refused when no point can come back, saying why.
+    A refund the card payment service already made (`returned_jpy`: the money it returned)
+    takes back no more points than that money covers, so the credit note never states more
+    than went back; with nothing to take back the purchase is marked refunded with 0 points and
+    no credit note (the money returned for used points is the vendor's own decision)."""
     reason = _reason(reason)
     today = today or clock.today()
     async with write_transaction():
@@ -461,23 +487,25 @@ async def refund_purchase(
         if purchase.refunded_at is not None:
             notes = [d for d in await invoicing.documents_of_purchase(purchase_id) if d.kind == "credit_note"]
             return Refund(purchase, purchase.refunded_points, notes[0] if notes else None, refunded_now=False)
+        issuer = await issuer_in_force()
+        at_most = None if returned_jpy is None else points_covered(purchase, returned_jpy, issuer.tax_rounding)
         try:
+            if at_most == 0:
+                raise NotRefundable("Lot {lot} has no unspent points left to refund.", lot=purchase.lot_id)
             posted = await ledger.refund_unspent(
-                purchase.lot_id, f"refund:purchase:{purchase_id}", reason, today=today, actor_id=actor_id
+                purchase.lot_id, f"refund:purchase:{purchase_id}", reason, today=today, actor_id=actor_id,
+                at_most=at_most,
             )
             points = posted.points
-        except NotRefundable as exc:
-            # Points held by open requests: refused until they are settled, so the purchase is
-            # never marked refunded while points that could come back are still in its lot.
-            if "held" in exc.values:
-                raise
+        except NotRefundable:
+            if returned_jpy is None:
+                raise await _nothing_to_refund(purchase, today) from None
             points = 0
         credit_note = None
         if points:
             original = await _sale_document(purchase_id)
             if original is None:
                 raise DocumentLocked("Purchase {id} has no document to credit.", id=purchase_id)
-            issuer = await issuer_in_force()
             credit_note_id = await invoicing.issue(
                 "credit_note", organization_id=purchase.organization_id, recipient_name=purchase.recipient_name,
                 issuer=issuer, lines=[Line(
@@ -494,6 +522,18 @@ async def refund_purchase(
             Purchase.refunded_points: points, Purchase.refunded_at: now, Purchase.updated_at: now,
         }).where(Purchase.id == purchase_id)
         return Refund(await get_purchase(purchase_id), points, credit_note, refunded_now=True)
+
+
+async def _nothing_to_refund(purchase: PurchaseView, today: date) -> DocumentLocked:
+    """Why no point of a paid purchase can come back now."""
+    balance = await ledger.balance(purchase.organization_id, today=today)
+    lot = next((lot for lot in balance.lots if lot.id == purchase.lot_id), None)
+    if lot is not None and lot.held:
+        return DocumentLocked(
+            "All {held} points of purchase {id} that are not used yet are held by open requests. Refund it "
+            "once those requests are resolved or cancelled.", id=purchase.id, held=lot.held)
+    return DocumentLocked(
+        "Nothing of purchase {id} can be refunded: its points have all been used or have expired.", id=purchase.id)
 
 
 async def record_card_refund(purchase_id: int, refund_id: str) -> None:

@@ -340,21 +340,54 @@ async def test_a_refund_from_the_page_takes_back_only_the_unspent_points_and_sho
     assert (await verify()).clean
 
 
-async def test_a_refund_never_marks_a_purchase_refunded_while_points_that_could_come_back_stay(client, shop):
+async def test_a_refund_takes_back_the_available_points_and_leaves_the_held_ones_with_their_request(client, shop):
     alpha, _beta, finance = shop
     purchase, invoice = await paid_by_transfer(alpha)  # 10 points
-    await ledger.hold(alpha.id, 4, ticket_id=1, key="held-4")
+    hold = await ledger.hold(alpha.id, 4, ticket_id=1, key="held-4")
     await sign_in(client, finance)
     response = await client.post(f"/console/finance/documents/{invoice.id}/refund",
                                  data={"reason": "解約", **csrf(client)})
-    # Refused until the held points are settled, or the 6 available points came back (the 4
-    # held stay with their request): never marked refunded with the 6 left behind.
-    assert response.status_code in (303, 409)
-    refunded = await purchases.get_purchase(purchase.id)
-    available = (await ledger.balance(alpha.id)).available
-    assert available + refunded.refunded_points == 6
-    assert refunded.refunded_at is None or available == 0
+    assert response.status_code == 303
+    assert (await purchases.get_purchase(purchase.id)).refunded_points == 6
+    # Released later, the 4 held points are the customer's again: paid for and not refunded.
+    await ledger.release(hold, "released-4")
+    assert (await ledger.balance(alpha.id)).available == 4
     assert (await verify()).clean
+
+
+async def test_a_refund_is_refused_while_every_unused_point_is_held_and_works_once_they_are_released(client, shop):
+    alpha, _beta, finance = shop
+    purchase, invoice = await paid_by_transfer(alpha)  # 10 points
+    spent = await ledger.hold(alpha.id, 7, ticket_id=1, key="spent-7")
+    await ledger.capture(spent, "captured-7")
+    held = await ledger.hold(alpha.id, 3, ticket_id=2, key="held-3")
+    await sign_in(client, finance)
+    refused = await client.post(f"/console/finance/documents/{invoice.id}/refund",
+                                data={"reason": "解約", **csrf(client)})
+    assert refused.status_code == 409
+    assert "未使用ポイント 3 ポイントはすべて対応中のお問い合わせに確保されています" in refused.text
+    assert (await purchases.get_purchase(purchase.id)).refunded_at is None
+    assert not [d for d in await invoicing.documents_of_purchase(purchase.id) if d.kind == "credit_note"]
+
+    await ledger.release(held, "released-3")
+    response = await client.post(f"/console/finance/documents/{invoice.id}/refund",
+                                 data={"reason": "解約", **csrf(client)})
+    assert response.status_code == 303
+    assert (await purchases.get_purchase(purchase.id)).refunded_points == 3
+    assert (await ledger.balance(alpha.id)).available == 0
+    assert (await verify()).clean
+
+
+async def test_a_refund_of_a_purchase_whose_points_are_all_used_is_refused_with_the_reason(client, shop):
+    alpha, _beta, finance = shop
+    purchase, invoice = await paid_by_transfer(alpha)  # 10 points
+    await ledger.capture(await ledger.hold(alpha.id, 10, ticket_id=1, key="all"), "used-all")
+    await sign_in(client, finance)
+    refused = await client.post(f"/console/finance/documents/{invoice.id}/refund",
+                                data={"reason": "解約", **csrf(client)})
+    assert refused.status_code == 409
+    assert "すべて利用済みまたは有効期限切れのため、返金できるものはありません" in refused.text
+    assert (await purchases.get_purchase(purchase.id)).refunded_at is None
 
 
 async def test_a_card_purchase_is_refunded_through_stripe(client, shop):
