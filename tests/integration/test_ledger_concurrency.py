@@ -1,14 +1,19 @@
 """No overdraft under concurrent requests (business rule #4 and #8).
 
-On PostgreSQL the holds run truly in parallel on the connection pool and meet at the account's
-row lock; on SQLite each takes BEGIN IMMEDIATE and they queue.
+Calls made at once by one process meet in the ledger's batches (billing/batch.py); calls made in
+transactions of their own (as filing a request holds its quote), and calls from several processes
+(several app workers), meet in the database: on PostgreSQL at the account's row lock (SELECT …
+FOR UPDATE) and the guarded updates of lots and account, on SQLite at BEGIN IMMEDIATE.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from datetime import date
 
+from app import db
 from billing import ledger
 from billing.errors import InsufficientPoints
 from billing.verify import verify
@@ -39,6 +44,56 @@ async def test_50_concurrent_requests_against_10_points_hold_exactly_10():
     assert (balance.available, balance.held) == (0, 10)
     report = await verify()
     assert report.clean, [str(d) for d in report.differences]
+
+
+async def test_50_concurrent_transactions_against_10_points_hold_exactly_10():
+    org = await make_organization()
+    await ledger.grant(org.id, 4, "promo", date(2026, 6, 30), key="grant-a", today=TODAY)
+    await ledger.purchase(org.id, 6, 5_000, date(2026, 12, 31), "bundle", key="grant-b", today=TODAY)
+
+    async def file_request(n: int):
+        # Each in a transaction of its own, as filing a request is: not batched, so the calls
+        # meet at the database's locks, on as many connections as the pool gives.
+        try:
+            async with db.write_transaction():
+                return await ledger.hold(org.id, 1, ticket_id=n, key=f"hold-{n}", today=TODAY)
+        except InsufficientPoints as refusal:
+            return refusal
+
+    results = await asyncio.gather(*(file_request(n) for n in range(50)))
+
+    held = [r for r in results if isinstance(r, int)]
+    refused = [r for r in results if isinstance(r, InsufficientPoints)]
+    assert len(held) == 10 and len(set(held)) == 10
+    assert len(refused) == 40 and all(r.available == 0 for r in refused)
+    balance = await ledger.balance(org.id, today=TODAY)
+    assert (balance.available, balance.held) == (0, 10)
+    assert (await verify()).clean
+
+
+async def test_50_requests_from_two_processes_against_10_points_hold_exactly_10():
+    org = await make_organization()
+    await ledger.grant(org.id, 4, "promo", date(2026, 6, 30), key="grant-a", today=TODAY)
+    await ledger.purchase(org.id, 6, 5_000, date(2026, 12, 31), "bundle", key="grant-b", today=TODAY)
+
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.holds_in_a_process", str(org.id), str(first), "25", TODAY.isoformat(),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        for first in (0, 25)
+    ]
+    outputs = await asyncio.gather(*(worker.communicate() for worker in workers))
+
+    assert [worker.returncode for worker in workers] == [0, 0], [err.decode()[-2000:] for _, err in outputs]
+    answers = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
+    held = [hold for answer in answers for hold in answer["held"]]
+    refused = [refusal for answer in answers for refusal in answer["refused"]]
+    assert len(held) == 10 and len(set(held)) == 10
+    assert len(refused) == 40 and all(refusal == [1, 0] for refusal in refused)
+    balance = await ledger.balance(org.id, today=TODAY)
+    assert (balance.available, balance.held) == (0, 10)
+    assert (await verify()).clean
 
 
 async def test_concurrent_replays_of_one_key_hold_once():
