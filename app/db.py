@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import TransactionType
 from piccolo.table import create_db_tables
 
 from app.piccolo_app import TABLES
 from app.schema import constraint_statements
+from billing.transactions import WriteTransaction
+from billing.transactions import write_transaction as billing_write_transaction
 
 
 def engine():
@@ -57,14 +58,12 @@ async def delete_all_rows() -> None:
         await engine().run_ddl(statement)
 
 
-def write_transaction():
+def write_transaction() -> WriteTransaction:
     """A transaction for a multi-statement change.
 
     SQLite: BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of
     failing half-way. PostgreSQL: an ordinary transaction; take row locks with FOR UPDATE or a
-    guarded UPDATE inside it. Nested calls join the outer transaction.
+    guarded UPDATE inside it. Nested calls join the outer transaction. The same transaction as
+    the ledger's (billing.transactions), which also cleans up after a COMMIT that fails.
     """
-    engine_ = engine()
-    if is_postgres():
-        return engine_.transaction(allow_nested=True)
-    return engine_.transaction(transaction_type=TransactionType.immediate, allow_nested=True)
+    return billing_write_transaction()

@@ -453,23 +453,18 @@ _CHUNK = 400
 
 
 async def _write_sqlite(books: Books, now: datetime) -> None:
+    """The batch's rows, the accounts last: SQLite checks an account's new balance against its
+    entries as it is written (the trigger points_accounts_match_entries), so they come first."""
     accounts, lots, holds = _account_rows(books), _lot_rows(books), _hold_rows(books)
-    written = (
-        await _update_sqlite(
-            "points_accounts", "available = v.column2, held = v.column3, updated_at = {}",
-            "points_accounts.available = v.column4 AND points_accounts.held = v.column5", accounts, now,
-        ),
-        await _update_sqlite(
-            "point_lots",
-            "remaining = v.column2, held = v.column3, consumed = v.column4, expired = v.column5, refunded = v.column6",
-            "point_lots.remaining = v.column7 AND point_lots.held = v.column8", lots,
-        ),
-        await _update_sqlite(
-            "point_holds",
-            "points = v.column2, captured = v.column3, released = v.column4, status = v.column5, "
-            "settled_at = v.column6",
-            "point_holds.points = v.column7 AND point_holds.status = v.column8", holds,
-        ),
+    lots_written = await _update_sqlite(
+        "point_lots",
+        "remaining = v.column2, held = v.column3, consumed = v.column4, expired = v.column5, refunded = v.column6",
+        "point_lots.remaining = v.column7 AND point_lots.held = v.column8", lots,
+    )
+    holds_written = await _update_sqlite(
+        "point_holds",
+        "points = v.column2, captured = v.column3, released = v.column4, status = v.column5, settled_at = v.column6",
+        "point_holds.points = v.column7 AND point_holds.status = v.column8", holds,
     )
     await _insert_sqlite(
         "point_lots", "id, account, source, points, remaining, held, consumed, expired, refunded, yen_per_point, "
@@ -491,7 +486,12 @@ async def _write_sqlite(books: Books, now: datetime) -> None:
     ids = {entry.key: entry.id for entry in books.entries}
     allocations = [(ids[key], *rest) for key, *rest in _allocation_rows(books)]
     await _insert_sqlite("point_allocations", "entry, lot, hold, remaining_delta, held_delta, yen", allocations)
-    _check_written(books, written, (len(accounts), len(lots), len(holds)), [entry.key for entry in books.entries])
+    accounts_written = await _update_sqlite(
+        "points_accounts", "available = v.column2, held = v.column3, updated_at = {}",
+        "points_accounts.available = v.column4 AND points_accounts.held = v.column5", accounts, now,
+    )
+    _check_written(books, (accounts_written, lots_written, holds_written), (len(accounts), len(lots), len(holds)),
+                   [entry.key for entry in books.entries])
 
 
 async def _update_sqlite(table: str, assignments: str, guard: str, changes: list[tuple], *extra: Any) -> int:

@@ -175,6 +175,62 @@ class LedgerEntry(Table, tablename="ledger_entries"):
         END $$""",
         "CREATE TRIGGER ledger_entries_running_balance BEFORE INSERT ON ledger_entries "
         "FOR EACH ROW EXECUTE FUNCTION ledger_entry_follows_previous()",
+        # The cached balance is the running balance of the account's last entry: checked at the end
+        # of every statement that writes entries or changes accounts (a batch does both in one
+        # statement, so each check sees the other's rows), once per statement, not per row.
+        """CREATE FUNCTION ledger_accounts_match_entries(accounts integer[]) RETURNS void LANGUAGE plpgsql AS $$
+        DECLARE
+            wrong RECORD;
+        BEGIN
+            SELECT a.id, a.available, a.held, COALESCE(last.available_after, 0) AS available_after,
+                   COALESCE(last.held_after, 0) AS held_after INTO wrong
+            FROM points_accounts a LEFT JOIN LATERAL (
+                SELECT available_after, held_after FROM ledger_entries e
+                WHERE e.account = a.id ORDER BY e.id DESC LIMIT 1
+            ) last ON true
+            WHERE a.id = ANY(accounts)
+              AND (a.available <> COALESCE(last.available_after, 0) OR a.held <> COALESCE(last.held_after, 0))
+            LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'points account % does not match its ledger entries: % available and % held, '
+                    'the entries say % and %', wrong.id, wrong.available, wrong.held, wrong.available_after,
+                    wrong.held_after;
+            END IF;
+        END $$""",
+        """CREATE FUNCTION ledger_entries_match_accounts() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM ledger_accounts_match_entries(ARRAY(SELECT DISTINCT account FROM new_entries));
+            RETURN NULL;
+        END $$""",
+        """CREATE FUNCTION points_accounts_match_ledger() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM ledger_accounts_match_entries(ARRAY(SELECT id FROM changed_accounts));
+            RETURN NULL;
+        END $$""",
+        "CREATE TRIGGER ledger_entries_match_accounts AFTER INSERT ON ledger_entries "
+        "REFERENCING NEW TABLE AS new_entries FOR EACH STATEMENT EXECUTE FUNCTION ledger_entries_match_accounts()",
+        "CREATE TRIGGER points_accounts_match_entries AFTER UPDATE ON points_accounts "
+        "REFERENCING NEW TABLE AS changed_accounts FOR EACH STATEMENT EXECUTE FUNCTION points_accounts_match_ledger()",
+    ]
+    # SQLite cannot write several tables in one statement: the ledger writes an account's entries
+    # before the account (billing/batch.py), and the account's new balance is checked against them.
+    sqlite_ddl = [
+        "CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries "
+        "BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: UPDATE on ledger_entries refused'); END",
+        "CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries "
+        "BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: DELETE on ledger_entries refused'); END",
+        "CREATE TRIGGER ledger_entries_running_balance BEFORE INSERT ON ledger_entries WHEN "
+        "NEW.available_after <> COALESCE((SELECT available_after FROM ledger_entries WHERE account = NEW.account "
+        "ORDER BY id DESC LIMIT 1), 0) + NEW.available_delta "
+        "OR NEW.held_after <> COALESCE((SELECT held_after FROM ledger_entries WHERE account = NEW.account "
+        "ORDER BY id DESC LIMIT 1), 0) + NEW.held_delta "
+        "BEGIN SELECT RAISE(ABORT, 'ledger entry does not follow the previous balance of its account'); END",
+        "CREATE TRIGGER points_accounts_match_entries AFTER UPDATE OF available, held ON points_accounts WHEN "
+        "NEW.available <> COALESCE((SELECT available_after FROM ledger_entries WHERE account = NEW.id "
+        "ORDER BY id DESC LIMIT 1), 0) "
+        "OR NEW.held <> COALESCE((SELECT held_after FROM ledger_entries WHERE account = NEW.id "
+        "ORDER BY id DESC LIMIT 1), 0) "
+        "BEGIN SELECT RAISE(ABORT, 'points account does not match its ledger entries'); END",
     ]
 
 
@@ -196,6 +252,12 @@ class PointAllocation(Table, tablename="point_allocations"):
     postgres_ddl = [
         "CREATE TRIGGER point_allocations_append_only BEFORE UPDATE OR DELETE ON point_allocations "
         "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    ]
+    sqlite_ddl = [
+        "CREATE TRIGGER point_allocations_no_update BEFORE UPDATE ON point_allocations "
+        "BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: UPDATE on point_allocations refused'); END",
+        "CREATE TRIGGER point_allocations_no_delete BEFORE DELETE ON point_allocations "
+        "BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: DELETE on point_allocations refused'); END",
     ]
 
 

@@ -31,10 +31,43 @@ def in_transaction() -> bool:
     return engine().current_transaction.get() is not None
 
 
-def write_transaction():
+def write_transaction() -> WriteTransaction:
+    """A transaction for a multi-statement change (see the module's docstring); nested calls
+    join the outer transaction."""
     if is_postgres():
-        return engine().transaction(allow_nested=True)
-    return engine().transaction(transaction_type=TransactionType.immediate, allow_nested=True)
+        return WriteTransaction(engine().transaction(allow_nested=True))
+    return WriteTransaction(engine().transaction(transaction_type=TransactionType.immediate, allow_nested=True))
+
+
+class WriteTransaction:
+    """Piccolo's transaction, safe when COMMIT itself fails (a check the database makes at
+    COMMIT, such as the ledger's points_accounts_match_entries, or a lost connection).
+
+    Piccolo 1.38 then neither gives the connection back to the pool nor forgets the transaction:
+    every later query of the task would go to the dead transaction and the pool would shrink by
+    one for good. Here the connection is given back and the transaction forgotten, and the
+    COMMIT's error is raised as it was."""
+
+    def __init__(self, transaction: Any) -> None:
+        self._transaction = transaction
+
+    async def __aenter__(self) -> Any:
+        return await self._transaction.__aenter__()
+
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+        transaction = self._transaction
+        try:
+            return await transaction.__aexit__(exception_type, exception, traceback)
+        except BaseException:
+            if transaction._parent is None and getattr(transaction, "connection", None) is not None:
+                if transaction.engine.current_transaction.get() is transaction:
+                    transaction.engine.current_transaction.reset(transaction.context)
+                pool = getattr(transaction.engine, "pool", None)
+                if pool is not None:
+                    await pool.release(transaction.connection)
+                else:
+                    await transaction.connection.close()
+            raise
 
 
 def for_update() -> str:

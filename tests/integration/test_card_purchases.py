@@ -5,13 +5,14 @@ whatever order the events come; refunds take back only the unspent points."""
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlsplit
 
 import pytest
 
 from billing import invoicing, ledger
 from billing.tables import Purchase, StripeEvent
 from billing.verify import verify
-from tests.factories import bearer, make_bundle, make_issuer, make_organization, make_user
+from tests.factories import bearer, make_bundle, make_issuer, make_organization, make_user, sign_in
 from tests.fake_stripe import FakeStripe, fake_stripe  # noqa: F401
 
 
@@ -70,8 +71,18 @@ async def test_a_card_purchase_opens_a_checkout_in_yen_that_names_the_purchase(c
     (call,) = [r for r in fake_stripe.requests if r.path == "/v1/checkout/sessions"]
     assert call.idempotency_key == f"kippu-purchase-{created['purchase_id']}"
     # Coming back from the checkout grants nothing: only Stripe's notice does.
-    page = await client.get(f"/portal/purchases/{created['purchase_id']}?checkout=done")
+    fake_stripe.pay(session["id"])
+    success = urlsplit(session["success_url"])
+    assert (success.path, success.query) == (f"/portal/purchases/{created['purchase_id']}", "checkout=done")
+    await sign_in(client, admin)
+    back = await client.get(f"{success.path}?{success.query}")
+    assert back.status_code == 200 and "お支払いを確認しています" in back.text
+    assert 'id="points-arrived"' not in back.text
     assert await balance(organization) == 0
+    await deliver_all(fake_stripe, client)
+    assert await balance(organization) == 20
+    arrived = await client.get(f"{success.path}?{success.query}")
+    assert 'id="points-arrived"' in arrived.text and "お支払いを確認しています" not in arrived.text
 
 
 async def test_points_arrive_once_when_the_payment_notice_is_delivered_three_times(client, shop, fake_stripe):  # noqa: F811
@@ -278,3 +289,36 @@ def test_paid_lots_expire_a_year_after_the_day_of_payment():
     from pricing.rules import lot_expiry
 
     assert lot_expiry(date(2026, 12, 1), 12) == date(2027, 11, 30)
+
+
+async def test_a_partial_refund_in_stripe_takes_back_only_the_points_its_money_covers(client, shop, fake_stripe):  # noqa: F811
+    organization, admin = shop
+    created = await buy(client, admin, organization)  # 10 points, ¥55,000 with tax
+    paid = fake_stripe.pay(session_of(fake_stripe, created)["id"])
+    await deliver_all(fake_stripe, client)
+    fake_stripe.refund(paid["payment_intent"], amount=24_000)  # 4 points are ¥22,000, 5 would be ¥27,500
+    await deliver_all(fake_stripe, client)
+    assert await balance(organization) == 6
+    purchase = await Purchase.select().where(Purchase.id == created["purchase_id"]).first()
+    assert purchase["refunded_points"] == 4
+    (note,) = [d for d in await invoicing.documents_of_purchase(created["purchase_id"]) if d.kind == "credit_note"]
+    assert (note.document.subtotal_jpy, note.document.tax_jpy, note.document.total_jpy) == (20_000, 2_000, 22_000)
+    (event,) = await StripeEvent.select(StripeEvent.outcome).where(StripeEvent.type == "charge.refunded")
+    assert "¥24,000 returned, credit note ¥22,000" in event["outcome"]
+    assert (await verify()).clean
+
+
+async def test_a_refund_in_stripe_after_every_point_was_used_takes_nothing_back(client, shop, fake_stripe):  # noqa: F811
+    organization, admin = shop
+    created = await buy(client, admin, organization)
+    paid = fake_stripe.pay(session_of(fake_stripe, created)["id"])
+    await deliver_all(fake_stripe, client)
+    await ledger.capture(await ledger.hold(organization.id, 10, ticket_id=1, key="all"), "used-all")
+    fake_stripe.refund(paid["payment_intent"])
+    deliveries = await deliver_all(fake_stripe, client)
+    assert [d.status for d in deliveries] == [200]
+    purchase = await Purchase.select().where(Purchase.id == created["purchase_id"]).first()
+    assert purchase["refunded_points"] == 0 and purchase["refunded_at"] is not None
+    assert "credit_note" not in {d.kind for d in await invoicing.documents_of_purchase(created["purchase_id"])}
+    assert (await ledger.balance(organization.id)).available == 0
+    assert (await verify()).clean

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date, timedelta
 from itertools import count
 
 import pytest
 
+from app import db
 from billing import ledger
 from billing.errors import (
     HoldSettled,
@@ -17,7 +17,7 @@ from billing.errors import (
     NotRefundable,
     UnknownHold,
 )
-from billing.tables import LedgerEntry, PointLot, PointsAccount
+from billing.tables import LedgerEntry, PointAllocation, PointLot, PointsAccount
 from billing.verify import verify
 from tests.factories import make_organization, make_user
 
@@ -344,29 +344,68 @@ async def test_the_database_refuses_a_second_entry_with_the_same_key(org_with_10
         await LedgerEntry.insert(LedgerEntry(**entry))
 
 
+async def test_the_database_refuses_a_cached_balance_the_entries_do_not_give(org_with_10_points):
+    with pytest.raises(Exception, match="does not match its ledger entries"):
+        async with db.write_transaction():
+            await PointsAccount.update({PointsAccount.available: 11}).where(
+                PointsAccount.organization == org_with_10_points.id
+            )
+    assert (await ledger.balance(org_with_10_points.id, today=TODAY)).available == 10
+
+
+async def test_an_entry_the_cached_balance_does_not_follow_is_refused_or_reported(org_with_10_points):
+    entry = await LedgerEntry.select().first()
+    del entry["id"]
+    entry.update(idempotency_key="forged", available_after=entry["available_after"] + entry["available_delta"])
+    if db.is_postgres():
+        # Checked at the end of the statement that wrote the entry.
+        with pytest.raises(Exception, match="does not match its ledger entries"):
+            async with db.write_transaction():
+                await LedgerEntry.insert(LedgerEntry(**entry))
+        assert await LedgerEntry.count() == 1
+    else:
+        # SQLite checks the account as it is written, not the entry: verify finds it.
+        await LedgerEntry.insert(LedgerEntry(**entry))
+        assert any("sum of its entries" in str(d) for d in (await verify()).differences)
+
+
 async def test_verify_finds_a_tampered_balance(org_with_10_points):
-    await PointsAccount.update({PointsAccount.available: 11}).where(
-        PointsAccount.organization == org_with_10_points.id
-    )
+    # Tampered behind the database's back (its check switched off), as a restore from a bad
+    # backup or a hand-made fix might: verify still finds it.
+    account = await PointsAccount.select(PointsAccount.id).where(
+        PointsAccount.organization == org_with_10_points.id).first()
+    if db.is_postgres():
+        async with db.write_transaction():
+            await db.engine().run_ddl("SET LOCAL session_replication_role = replica")
+            await PointsAccount.update({PointsAccount.available: 11}).where(PointsAccount.id == account["id"])
+    else:
+        [trigger] = [t for t in LedgerEntry.sqlite_ddl if "points_accounts_match_entries" in t]
+        await db.engine().run_ddl("DROP TRIGGER points_accounts_match_entries")
+        try:
+            await PointsAccount.update({PointsAccount.available: 11}).where(PointsAccount.id == account["id"])
+        finally:
+            await db.engine().run_ddl(trigger)
     report = await verify()
     assert not report.clean
     assert any("sum of its entries" in str(d) for d in report.differences)
 
 
-if os.environ["DATABASE_URL"].startswith("postgres"):
-    # PostgreSQL triggers keep entries append-only; on SQLite the code never updates one and
-    # verify would report a rewritten entry (test_verify_finds_a_tampered_balance).
+async def test_entries_cannot_be_rewritten_or_deleted(org_with_10_points):
+    with pytest.raises(Exception, match="append-only"):
+        await LedgerEntry.update({LedgerEntry.points: 99}).where(LedgerEntry.id > 0)
+    with pytest.raises(Exception, match="append-only"):
+        await LedgerEntry.delete().where(LedgerEntry.id > 0)
+    with pytest.raises(Exception, match="append-only"):
+        await PointAllocation.update({PointAllocation.yen: 1}).where(PointAllocation.id > 0)
+    assert await LedgerEntry.count() == 1
 
-    async def test_entries_cannot_be_rewritten_on_postgresql(org_with_10_points):
-        with pytest.raises(Exception, match="append-only"):
-            await LedgerEntry.update({LedgerEntry.points: 99}).where(LedgerEntry.id > 0)
 
-    async def test_an_entry_that_breaks_the_running_balance_is_refused_on_postgresql(org_with_10_points):
-        entry = await LedgerEntry.select().first()
-        del entry["id"]
-        entry["idempotency_key"] = "forged"
-        with pytest.raises(Exception, match="does not follow the previous balance"):
-            await LedgerEntry.insert(LedgerEntry(**entry))
+async def test_an_entry_that_breaks_the_running_balance_is_refused(org_with_10_points):
+    entry = await LedgerEntry.select().first()
+    del entry["id"]
+    entry["idempotency_key"] = "forged"
+    with pytest.raises(Exception, match="does not follow the previous balance"):
+        await LedgerEntry.insert(LedgerEntry(**entry))
 
 
 async def test_the_history_says_who_did_what_and_why(org_with_10_points):

@@ -3,6 +3,8 @@ back, re-quotes lower at once and rise with the customer's approval; the books a
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.errors import IllegalTransition, InsufficientPoints, InvalidInput, NotAllowed, NotFound
@@ -315,6 +317,35 @@ async def test_the_console_waives_and_the_portal_shows_the_story(client, world):
     await sign_in(client, world.customer_a)
     page = await client.get(f"/portal/tickets/{ticket.id}")
     assert 'id="points-waived"' in page.text and "初期設定の不備は弊社の責任" in page.text
+
+
+def points_lines(html: str) -> list[tuple[str, str]]:
+    """(who, what) of each line of the points story's table, in the order shown."""
+    table = re.search(r'<table class="compact points-lines">.*?</table>', html, re.S).group(0)
+    rows = re.findall(r"<tr>\s*<td>[^<]*</td>\s*<td>([^<]*)</td>\s*<td>(.*?)</td>\s*</tr>", table, re.S)
+    return [(who.strip(), re.sub(r"\s+", " ", what).strip()) for who, what in rows]
+
+
+async def test_the_points_story_names_who_filed_and_which_agent_waived_or_resolved(client, world):
+    waived = await file(world)
+    await points.waive(caller(world.agent), waived.id, "弊社の設定ミス")
+    resolved = await file(world, who=world.customer_a2)
+    await services.change_status(caller(world.agent2), resolved.id, "open")
+    await services.change_status(caller(world.agent2), resolved.id, "resolved")
+
+    await sign_in(client, world.customer_a)
+    page = await client.get(f"/portal/tickets/{waived.id}")
+    assert points_lines(page.text) == [
+        ("青木 一郎", "見積もりの 3 ポイントを確保"),
+        ("佐藤 担当", "3 ポイントを返却（料金免除） — 弊社の設定ミス"),
+    ]
+    client.cookies.clear()
+    await sign_in(client, world.agent)
+    page = await client.get(f"/console/tickets/{resolved.id}")
+    assert points_lines(page.text) == [
+        ("青木 二郎", "見積もりの 3 ポイントを確保"),
+        ("鈴木 担当", "3 ポイントを消費（解決）"),
+    ]
 
 
 async def test_the_customer_approves_in_the_portal(client, world):
