@@ -65,8 +65,10 @@ MAX_CALLS = 256
 
 
 async def run(call: Call) -> Answer:
-    """Apply one call: in the caller's transaction if there is one, else in the next batch."""
-    if in_transaction():
+    """Apply one call: in the caller's transaction if there is one, else in the next batch. A call
+    made under `clock.at(...)` (history made up after the fact) is applied alone in the caller's
+    task, so that it is stamped with the caller's moment, not the batch's."""
+    if in_transaction() or clock.is_moved():
         async with write_transaction():
             return (await _apply([call]))[0]
     return await _queue().submit(call)

@@ -35,6 +35,11 @@ def at(moment: datetime) -> Iterator[None]:
         _moment.reset(token)
 
 
+def is_moved() -> bool:
+    """Whether this context runs under `at(...)`."""
+    return _moment.get() is not None
+
+
 def set_time_zone(name: str) -> None:
     global _zone
     _zone = ZoneInfo(name)

@@ -19,7 +19,7 @@ from billing.errors import (
 )
 from billing.tables import LedgerEntry, PointAllocation, PointLot, PointsAccount
 from billing.verify import verify
-from tests.factories import make_organization, make_user
+from tests.factories import behind_the_ledgers_back, make_organization, make_user
 
 TODAY = date(2026, 4, 1)
 _keys = count(1)
@@ -372,19 +372,8 @@ async def test_an_entry_the_cached_balance_does_not_follow_is_refused_or_reporte
 async def test_verify_finds_a_tampered_balance(org_with_10_points):
     # Tampered behind the database's back (its check switched off), as a restore from a bad
     # backup or a hand-made fix might: verify still finds it.
-    account = await PointsAccount.select(PointsAccount.id).where(
-        PointsAccount.organization == org_with_10_points.id).first()
-    if db.is_postgres():
-        async with db.write_transaction():
-            await db.engine().run_ddl("SET LOCAL session_replication_role = replica")
-            await PointsAccount.update({PointsAccount.available: 11}).where(PointsAccount.id == account["id"])
-    else:
-        [trigger] = [t for t in LedgerEntry.sqlite_ddl if "points_accounts_match_entries" in t]
-        await db.engine().run_ddl("DROP TRIGGER points_accounts_match_entries")
-        try:
-            await PointsAccount.update({PointsAccount.available: 11}).where(PointsAccount.id == account["id"])
-        finally:
-            await db.engine().run_ddl(trigger)
+    await behind_the_ledgers_back(
+        "UPDATE points_accounts SET available = 11 WHERE organization = {}", org_with_10_points.id)
     report = await verify()
     assert not report.clean
     assert any("sum of its entries" in str(d) for d in report.differences)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
 from app import db
-from billing import ledger
+from billing import clock, ledger
 from billing.errors import HoldSettled, IdempotencyKeyReused, InsufficientPoints, LedgerError, UnknownHold
 from billing.tables import LedgerEntry, PointHold
 from billing.verify import verify
@@ -208,6 +208,18 @@ async def test_a_call_inside_an_outer_transaction_joins_it():
     balance = await ledger.balance(org.id, today=TODAY)
     assert (balance.available, balance.held) == (6, 0)
     await assert_books_balance()
+
+
+async def test_a_call_made_at_a_moment_in_the_past_is_stamped_with_it_outside_a_transaction_too():
+    org = await make_organization()
+    moment = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
+    with clock.at(moment):
+        await ledger.grant(org.id, 5, "demo history", None, key="past-grant", today=moment.date())
+    await ledger.grant(org.id, 1, "today", None, key="present-grant", today=TODAY)
+    stamps = {row["idempotency_key"]: row["created_at"] for row in await LedgerEntry.select(
+        LedgerEntry.idempotency_key, LedgerEntry.created_at)}
+    assert stamps["past-grant"] == moment
+    assert stamps["present-grant"] > moment
 
 
 if os.environ["DATABASE_URL"].startswith("postgres"):

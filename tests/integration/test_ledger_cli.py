@@ -15,7 +15,7 @@ from app.point_alerts import services
 from billing import ledger
 from billing.tables import PointsAccount
 from billing.verify import verify
-from tests.factories import caller, make_organization, make_user
+from tests.factories import behind_the_ledgers_back, caller, make_organization, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
 _keys = count(1)
@@ -56,7 +56,7 @@ async def test_verify_reports_a_clean_ledger_and_exits_0():
 async def test_verify_names_a_balance_changed_behind_the_ledgers_back_and_exits_1():
     org = await org_with_history()
     # Someone "fixes" a balance with SQL instead of an adjustment entry.
-    await PointsAccount.raw("UPDATE points_accounts SET available = available + 5 WHERE organization = {}", org.id)
+    await behind_the_ledgers_back("UPDATE points_accounts SET available = available + 5 WHERE organization = {}", org.id)
     account = await PointsAccount.select(PointsAccount.id).where(PointsAccount.organization == org.id).first()
 
     code, out, err = await kippu("ledger", "verify")

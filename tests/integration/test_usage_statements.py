@@ -8,13 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from app import db
 from billing import ledger, statements
 from billing.documents import Issuer
 from billing.errors import InvalidValue
 from billing.statements import TicketDetail
 from billing.tables import LedgerEntry
-from tests.factories import make_organization
+from tests.factories import behind_the_ledgers_back, make_organization
 
 ISSUER = Issuer(name="株式会社キップ・サポート", registration_number="T7123456789012")
 OCTOBER = "2026-10"
@@ -26,11 +25,8 @@ async def no_tickets(ids):
 
 async def at(moment: datetime, first_entry_id: int) -> None:
     """Date the entries from `first_entry_id` on at a moment of the month (the ledger writes them
-    at the present). PostgreSQL's append-only trigger is set aside for this one statement."""
-    async with db.write_transaction():
-        if db.is_postgres():
-            await LedgerEntry.raw("SET LOCAL session_replication_role = replica")
-        await LedgerEntry.raw("UPDATE ledger_entries SET created_at = {} WHERE id >= {}", moment, first_entry_id)
+    at the present), the append-only triggers set aside for this one statement."""
+    await behind_the_ledgers_back("UPDATE ledger_entries SET created_at = {} WHERE id >= {}", moment, first_entry_id)
 
 
 def tokyo(day: date, hour: int = 12) -> datetime:
