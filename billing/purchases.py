@@ -489,18 +489,17 @@ async def refund_purchase(
             return Refund(purchase, purchase.refunded_points, notes[0] if notes else None, refunded_now=False)
         issuer = await issuer_in_force()
         at_most = None if returned_jpy is None else points_covered(purchase, returned_jpy, issuer.tax_rounding)
-        try:
-            if at_most == 0:
-                raise NotRefundable("Lot {lot} has no unspent points left to refund.", lot=purchase.lot_id)
-            posted = await ledger.refund_unspent(
-                purchase.lot_id, f"refund:purchase:{purchase_id}", reason, today=today, actor_id=actor_id,
-                at_most=at_most,
-            )
-            points = posted.points
-        except NotRefundable:
-            if returned_jpy is None:
-                raise await _nothing_to_refund(purchase, today) from None
-            points = 0
+        points = 0
+        if at_most != 0:
+            try:
+                posted = await ledger.refund_unspent(
+                    purchase.lot_id, f"refund:purchase:{purchase_id}", reason, today=today, actor_id=actor_id,
+                    at_most=at_most,
+                )
+                points = posted.points
+            except NotRefundable:
+                if returned_jpy is None:
+                    raise await _nothing_to_refund(purchase, today) from None
         credit_note = None
         if points:
             original = await _sale_document(purchase_id)

@@ -22,10 +22,26 @@ from tests.factories import make_organization
 TODAY = date(2026, 4, 1)
 
 
-async def test_50_concurrent_requests_against_10_points_hold_exactly_10():
+async def org_with_10_points():
+    """4 granted points and 6 bought, in two lots."""
     org = await make_organization()
     await ledger.grant(org.id, 4, "promo", date(2026, 6, 30), key="grant-a", today=TODAY)
     await ledger.purchase(org.id, 6, 5_000, date(2026, 12, 31), "bundle", key="grant-b", today=TODAY)
+    return org
+
+
+async def assert_exactly_10_held(org, held: list[int], refused: list) -> None:
+    """10 distinct holds, 40 refusals, the account empty with 10 held, and verify clean."""
+    assert len(held) == 10 and len(set(held)) == 10
+    assert len(refused) == 40
+    balance = await ledger.balance(org.id, today=TODAY)
+    assert (balance.available, balance.held) == (0, 10)
+    report = await verify()
+    assert report.clean, [str(d) for d in report.differences]
+
+
+async def test_50_concurrent_requests_against_10_points_hold_exactly_10():
+    org = await org_with_10_points()
 
     async def file_request(n: int):
         try:
@@ -37,19 +53,12 @@ async def test_50_concurrent_requests_against_10_points_hold_exactly_10():
 
     held = [r for r in results if isinstance(r, int)]
     refused = [r for r in results if isinstance(r, InsufficientPoints)]
-    assert len(held) == 10 and len(set(held)) == 10
-    assert len(refused) == 40
     assert all(r.required == 1 and r.available == 0 for r in refused)
-    balance = await ledger.balance(org.id, today=TODAY)
-    assert (balance.available, balance.held) == (0, 10)
-    report = await verify()
-    assert report.clean, [str(d) for d in report.differences]
+    await assert_exactly_10_held(org, held, refused)
 
 
 async def test_50_concurrent_transactions_against_10_points_hold_exactly_10():
-    org = await make_organization()
-    await ledger.grant(org.id, 4, "promo", date(2026, 6, 30), key="grant-a", today=TODAY)
-    await ledger.purchase(org.id, 6, 5_000, date(2026, 12, 31), "bundle", key="grant-b", today=TODAY)
+    org = await org_with_10_points()
 
     async def file_request(n: int):
         # Each in a transaction of its own, as filing a request is: not batched, so the calls
@@ -64,17 +73,12 @@ async def test_50_concurrent_transactions_against_10_points_hold_exactly_10():
 
     held = [r for r in results if isinstance(r, int)]
     refused = [r for r in results if isinstance(r, InsufficientPoints)]
-    assert len(held) == 10 and len(set(held)) == 10
-    assert len(refused) == 40 and all(r.available == 0 for r in refused)
-    balance = await ledger.balance(org.id, today=TODAY)
-    assert (balance.available, balance.held) == (0, 10)
-    assert (await verify()).clean
+    assert all(r.required == 1 and r.available == 0 for r in refused)
+    await assert_exactly_10_held(org, held, refused)
 
 
 async def test_50_requests_from_two_processes_against_10_points_hold_exactly_10():
-    org = await make_organization()
-    await ledger.grant(org.id, 4, "promo", date(2026, 6, 30), key="grant-a", today=TODAY)
-    await ledger.purchase(org.id, 6, 5_000, date(2026, 12, 31), "bundle", key="grant-b", today=TODAY)
+    org = await org_with_10_points()
 
     workers = [
         await asyncio.create_subprocess_exec(
@@ -89,11 +93,8 @@ async def test_50_requests_from_two_processes_against_10_points_hold_exactly_10(
     answers = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
     held = [hold for answer in answers for hold in answer["held"]]
     refused = [refusal for answer in answers for refusal in answer["refused"]]
-    assert len(held) == 10 and len(set(held)) == 10
-    assert len(refused) == 40 and all(refusal == [1, 0] for refusal in refused)
-    balance = await ledger.balance(org.id, today=TODAY)
-    assert (balance.available, balance.held) == (0, 10)
-    assert (await verify()).clean
+    assert all(refusal == [1, 0] for refusal in refused)  # (required, available)
+    await assert_exactly_10_held(org, held, refused)
 
 
 async def test_concurrent_replays_of_one_key_hold_once():
