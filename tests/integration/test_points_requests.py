@@ -361,6 +361,30 @@ async def test_the_customer_approves_in_the_portal(client, world):
     assert (await ledger.balance(world.org_a.id)).held == 4
 
 
+async def test_the_agent_asks_for_extra_time_in_the_console_and_the_customer_declines_it_in_the_portal(client, world):
+    ticket = await file(world)
+    await sign_in(client, world.agent)
+    asked = await client.post(f"/console/tickets/{ticket.id}/overage", data={
+        "extra_minutes": "45", "reason": "調査に追加で45分必要", "version": str(ticket.version), **csrf(client)})
+    assert asked.status_code in (302, 303)
+    console = (await client.get(asked.headers["location"])).text
+    assert "3 → 5" in console  # asked, not applied: above the customer's approval limit
+    assert (await ledger.balance(world.org_a.id)).held == 3
+
+    client.cookies.clear()
+    await sign_in(client, world.customer_a)
+    page = (await client.get(f"/portal/tickets/{ticket.id}")).text
+    assert 'id="approve-change"' in page and "調査に追加で45分必要" in page
+    pending = await points.pending_change_of(ticket.id)
+    declined = await client.post(f"/portal/tickets/{ticket.id}/point-changes/{pending.id}/decline", data=csrf(client))
+    assert declined.status_code in (302, 303)
+    shown = (await client.get(declined.headers["location"])).text
+    assert 'id="approve-change"' not in shown
+    assert (await ledger.balance(world.org_a.id)).held == 3
+    assert (await Ticket.select(Ticket.quoted_points).where(Ticket.id == ticket.id).first())["quoted_points"] == 3
+    await assert_books_clean()
+
+
 async def test_the_customer_admin_sets_the_approval_limit_in_the_portal(client, world):
     await sign_in(client, world.customer_a2)
     assert (await client.get("/portal/points/approval-limit")).status_code == 200
