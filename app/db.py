@@ -8,8 +8,9 @@ from piccolo.table import create_db_tables
 
 from app.piccolo_app import TABLES
 from app.schema import constraint_statements
-from billing.transactions import WriteTransaction
-from billing.transactions import write_transaction as billing_write_transaction
+# A transaction for a multi-statement change: the ledger's own (BEGIN IMMEDIATE on SQLite, row
+# locks inside it on PostgreSQL, nested calls join the outer one, cleaned up when COMMIT fails).
+from billing.transactions import write_transaction  # noqa: F401
 
 
 def engine():
@@ -56,14 +57,3 @@ async def delete_all_rows() -> None:
         await engine().run_ddl(f'DELETE FROM "{name}"')
     for statement in triggers:
         await engine().run_ddl(statement)
-
-
-def write_transaction() -> WriteTransaction:
-    """A transaction for a multi-statement change.
-
-    SQLite: BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of
-    failing half-way. PostgreSQL: an ordinary transaction; take row locks with FOR UPDATE or a
-    guarded UPDATE inside it. Nested calls join the outer transaction. The same transaction as
-    the ledger's (billing.transactions), which also cleans up after a COMMIT that fails.
-    """
-    return billing_write_transaction()

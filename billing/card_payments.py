@@ -225,9 +225,10 @@ async def _apply(event: dict[str, Any], refunded_purchase: int | None) -> str:
         if isinstance(obj.get("id"), str) and refund.refunded_now:
             await purchases.record_card_refund(refunded_purchase, str(obj.get("id")))
         outcome = f"purchase {refunded_purchase}: {refund.points} unspent points refunded"
-        credited = refund.credit_note.document.total_jpy if refund.refunded_now and refund.credit_note else 0
-        if refund.refunded_now and credited < returned:
-            outcome += f" (¥{returned:,} returned, credit note ¥{credited:,}: the rest paid for points already used)"
+        if refund.refunded_now:
+            credited = refund.credit_note.document.total_jpy if refund.credit_note else 0
+            if credited < returned:
+                outcome += f" (¥{returned:,} returned, credit note ¥{credited:,}: the rest paid for points used)"
         return outcome
     purchase_id = _purchase_id(obj)
     if purchase_id is None:

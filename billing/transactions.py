@@ -40,8 +40,8 @@ def write_transaction() -> WriteTransaction:
 
 
 class WriteTransaction:
-    """Piccolo's transaction, safe when COMMIT itself fails (a check the database makes at
-    COMMIT, such as the ledger's points_accounts_match_entries, or a lost connection).
+    """Piccolo's transaction, safe when COMMIT itself fails (a deferred constraint, a serialization
+    failure, a lost connection).
 
     Piccolo 1.38 then neither gives the connection back to the pool nor forgets the transaction:
     every later query of the task would go to the dead transaction and the pool would shrink by
