@@ -36,9 +36,11 @@ def serve(host: str, port: int, workers: int) -> None:
 
     for problem in missing_requirements():
         click.echo(f"warning: {problem}", err=True)
+    from app.server import server_options
+
     click.echo(f"Kippu is serving on http://{host}:{port}/ ({get_settings().database_url.split('@')[-1]})")
     uvicorn.run("app.server:app_factory", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=True, log_level="info")
+                log_level="info", **server_options(get_settings()))
 
 
 @main.command()
@@ -75,6 +77,16 @@ def auto_close() -> None:
     _log_jobs_to_stderr()
     closed = run(auto_close_resolved())
     click.echo(f"requests closed: {closed}")
+
+
+@main.command("clean-sessions")
+def clean_sessions() -> None:
+    """Delete expired browser sessions and ended sign-in throttle windows (idempotent; for cron)."""
+    from app.accounts.jobs import clean_sessions as clean
+
+    _log_jobs_to_stderr()
+    sessions, windows = run(clean())
+    click.echo(f"expired sessions deleted: {sessions}, sign-in windows deleted: {windows}")
 
 
 @main.group("ledger")

@@ -12,6 +12,8 @@ from typing import Any
 class KippuError(Exception):
     status_code = 400
     code = "bad_request"
+    # Response headers the error calls for (Retry-After on a 429).
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -72,8 +74,20 @@ class IdempotencyKeyReused(Conflict):
 
 
 class TooManyAttempts(KippuError):
+    """Throttled: `Retry-After` says when to try again."""
+
     status_code = 429
     code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after_seconds: int, **extra: Any) -> None:
+        super().__init__(message, **extra)
+        self.headers = {"Retry-After": str(retry_after_seconds)}
+
+
+class RateLimited(TooManyAttempts):
+    """Too many API calls in a minute for this token (or address)."""
+
+    code = "rate_limited"
 
 
 class InsufficientPoints(KippuError):

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from litestar import Litestar
 
+from app.accounts.jobs import clean_sessions
 from app.notifications.sender import send_all_due_mail
 from app.point_alerts.jobs import expire_points, send_expiry_reminders, send_low_balance_alerts
 from app.settings import Settings, get_settings
@@ -64,6 +65,7 @@ def default_jobs(settings: Settings) -> list[Job]:
     return [
         Job("send-mail", settings.mail_interval_seconds, send_all_due_mail),
         Job("auto-close", HOUR, auto_close_resolved),
+        Job("clean-sessions", HOUR, clean_sessions),
         Job("expire", DAY, expire_points, daily_at=EXPIRE_AT.replace(tzinfo=settings.zone)),
         Job("expiry-reminders", DAY, send_expiry_reminders, daily_at=REMIND_AT.replace(tzinfo=settings.zone)),
         Job("low-balance-alerts", MINUTE, send_low_balance_alerts),

@@ -2,7 +2,16 @@
 
 from piccolo.conf.apps import AppConfig
 
-from app.accounts.tables import ApiToken, Department, Organization, OrganizationRouting, User
+from app.accounts.tables import (
+    ApiToken,
+    BrowserSession,
+    Department,
+    Organization,
+    OrganizationRouting,
+    SecurityEvent,
+    SignInThrottle,
+    User,
+)
 from app.idempotency import IdempotencyRecord
 from app.notifications.tables import OutboxMessage
 from app.settings import ROOT
@@ -45,6 +54,9 @@ TABLES = [
     User,
     OrganizationRouting,
     ApiToken,
+    BrowserSession,
+    SignInThrottle,
+    SecurityEvent,
     IdempotencyRecord,
     PointTableVersion,
     PointTableRequestType,

@@ -7,23 +7,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar, MediaType, Request, Response, get
-from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import HTTPException, NotFoundException, SerializationException, ValidationException
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.htmx import HTMXConfig, HTMXPlugin, HTMXRequest
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
-from litestar.stores.base import Store
-from litestar.stores.file import FileStore
-from litestar.stores.registry import StoreRegistry
 from litestar.template.config import TemplateConfig
 
 from app import db
+from app.api_docs import SwaggerUIPlugin
 from app.accounts.middleware import CallerMiddleware, current_caller
+from app.accounts.sessions import BrowserSessionMiddleware
+from app.rate_limit import ApiRateLimitMiddleware
+from app.security_headers import SecurityHeaders
 from app.errors import KippuError, NotAuthenticated, from_domain
 from app.i18n import _, current_locale, format_date, format_datetime
 from app.jobs import scheduler_lifespan
@@ -62,16 +60,6 @@ async def documents_lifespan(_app: Litestar) -> AsyncIterator[None]:
     yield
 
 
-def make_store(settings: Settings, namespace: str) -> Store:
-    if settings.redis_url:
-        from litestar.stores.redis import RedisStore
-
-        return RedisStore.with_client(url=settings.redis_url, namespace=f"kippu:{namespace}")
-    path = settings.var_dir / "store" / namespace
-    path.mkdir(parents=True, exist_ok=True)
-    return FileStore(path)
-
-
 def configure_templates(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.globals.update(
@@ -89,10 +77,10 @@ def wants_json(request: Request) -> bool:
 
 def kippu_error_handler(request: Request, exc: KippuError) -> Response:
     if wants_json(request):
-        return Response(exc.as_json(), status_code=exc.status_code, media_type=MediaType.JSON)
+        return Response(exc.as_json(), status_code=exc.status_code, media_type=MediaType.JSON, headers=exc.headers)
     if isinstance(exc, NotAuthenticated):
         return Redirect(path="/login", query_params={"next": request.url.path})
-    return error_page(request, exc.status_code, exc.message)
+    return error_page(request, exc.status_code, exc.message, headers=exc.headers)
 
 
 def domain_error_handler(request: Request, exc: Exception) -> Response:
@@ -130,11 +118,12 @@ def internal_error_handler(request: Request, exc: Exception) -> Response:
     return error_page(request, 500, message)
 
 
-def error_page(request: Request, status_code: int, message: str) -> Response:
+def error_page(request: Request, status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
     return Template(
         "error.html.jinja2",
         context={"status_code": status_code, "message": message},
         status_code=status_code,
+        headers=headers,
     )
 
 
@@ -162,15 +151,6 @@ def healthz() -> dict[str, str]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    production = settings.environment == "production"
-    sessions = ServerSideSessionConfig(
-        store="sessions",
-        max_age=settings.session_max_age_seconds,
-        secure=production,
-        httponly=True,
-        samesite="lax",
-        key="kippu_session",
-    )
     static = [
         create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         create_static_files_router(
@@ -178,6 +158,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             directories=[ROOT / "node_modules" / "htmx.org" / "dist"],
             include_in_schema=False,
             name="vendor-htmx",
+        ),
+        create_static_files_router(
+            path="/vendor/swagger-ui",
+            directories=[ROOT / "node_modules" / "swagger-ui-dist"],
+            include_in_schema=False,
+            name="vendor-swagger-ui",
         ),
         create_static_files_router(
             path="/vendor/pico",
@@ -190,19 +176,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[healthz, *ROUTE_HANDLERS, *static],
         # Entered in order, left in reverse: the scheduler stops before the database closes.
         lifespan=[database_lifespan, documents_lifespan, scheduler_lifespan],
-        middleware=[sessions.middleware, CallerMiddleware()],
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_secure=production,
-            cookie_name="kippu_csrf",
-            exclude=["/api/", "/webhooks/"],
-        ),
-        stores=StoreRegistry(
-            stores={
-                "sessions": make_store(settings, "sessions"),
-                "login_failures": make_store(settings, "login_failures"),
-            }
-        ),
+        middleware=[ApiRateLimitMiddleware(settings), BrowserSessionMiddleware(), CallerMiddleware()],
+        before_send=[SecurityHeaders(settings)],
         template_config=TemplateConfig(
             directory=ROOT / "templates",
             engine=JinjaTemplateEngine,
@@ -228,10 +203,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="Kippu API",
             version="1",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[SwaggerUIPlugin()],
         ),
         debug=False,
     )
+
+
+def server_options(settings: Settings) -> dict[str, object]:
+    """How uvicorn serves the app (`kippu serve`): X-Forwarded-For and X-Forwarded-Proto are
+    believed only from the trusted proxies (none by default), so a client cannot choose the
+    address the sign-in throttle and the rate limit count it by."""
+    if settings.trusted_proxies:
+        return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
+    return {"proxy_headers": False}
 
 
 def app_factory() -> Litestar:

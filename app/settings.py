@@ -64,16 +64,31 @@ class Settings(BaseSettings):
     resolution_hours: dict[Priority, int] = {"urgent": 8, "normal": 72, "low": 168}
     duplicate_window_days: int = 7
 
-    # Sign-in protection.
-    login_max_failures: int = 5
-    login_lockout_seconds: int = 15 * 60
-    session_max_age_seconds: int = 14 * 24 * 3600
+    # Sign-in protection (app/accounts/throttle.py): attempts per account and per client address
+    # within a window of `login_lockout_seconds` from the first.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_attempts_per_address: int = Field(default=50, ge=1)
+    login_lockout_seconds: int = Field(default=15 * 60, ge=1)
+    session_max_age_seconds: int = Field(default=14 * 24 * 3600, ge=60)
+
+    # The JSON API's rate limit per bearer token (per client address before sign-in).
+    api_rate_limit_per_minute: int = Field(default=600, ge=1)
+
+    # Addresses (or CIDR ranges) of the reverse proxies whose X-Forwarded-For / X-Forwarded-Proto
+    # are believed. Empty (the default): none, the client address is the TCP peer's.
+    trusted_proxies: list[str] = []
 
     @field_validator("time_zone")
     @classmethod
     def _known_time_zone(cls, value: str) -> str:
         ZoneInfo(value)
         return value
+
+    @field_validator("stripe_webhook_secret")
+    @classmethod
+    def _no_empty_webhook_secret(cls, value: str) -> str:
+        # An empty secret would let anyone sign a webhook: empty means not set.
+        return value.strip() or DEVELOPMENT_WEBHOOK_SECRET
 
     @model_validator(mode="after")
     def _no_default_secret_outside_development(self) -> Settings:
@@ -91,6 +106,13 @@ class Settings(BaseSettings):
         """Whether customers may choose to pay by card: through Stripe, or — outside production —
         through the test-payment page."""
         return bool(self.stripe_secret_key) or self.environment != "production"
+
+    @property
+    def accepts_webhooks(self) -> bool:
+        """Whether `POST /webhooks/stripe` is believed at all. The development secret is public (it
+        is in this file), so production refuses every webhook unless its own secret is set (which
+        it must be, with a Stripe key: see the check above)."""
+        return self.environment != "production" or self.stripe_webhook_secret != DEVELOPMENT_WEBHOOK_SECRET
 
     @property
     def test_payments(self) -> bool:

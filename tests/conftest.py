@@ -95,3 +95,24 @@ async def client():
         yield test_client
 
 
+
+
+@pytest.fixture
+async def open_browser():
+    """More browser-like clients on one app, each with its own cookies (several people, or one
+    person on several machines)."""
+    from app.server import create_app
+
+    app = create_app()
+    clients: list[httpx.AsyncClient] = []
+
+    async def open_one() -> httpx.AsyncClient:
+        test_client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=True), base_url="http://testserver.local"
+        )
+        clients.append(test_client)
+        return test_client
+
+    yield open_one
+    for test_client in clients:
+        await test_client.aclose()

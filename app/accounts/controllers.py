@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from app.accounts import services
-from app.accounts.guards import caller_of, requires_login
+from app.accounts.guards import caller_of, client_info, requires_login
 from app.accounts.schemas import (
     CustomerUserCreate,
     MeRead,
@@ -30,8 +30,7 @@ class AuthController(Controller):
 
     @post("/token", operation_id="CreateAccessToken", status_code=200, summary="A bearer token for e-mail and password")
     async def create_access_token(self, request: Request, data: JSONBody[TokenRequest]) -> TokenRead:
-        client = request.client.host if request.client else "-"
-        token = await services.issue_token(data.email, data.password, request.app.stores.get("login_failures"), client)
+        token = await services.issue_token(data.email, data.password, client_info(request))
         return TokenRead(access_token=token)
 
 

@@ -6,6 +6,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from app.accounts.caller import Caller
+from app.accounts.security_log import ClientInfo
 from app.errors import NotAllowed, NotAuthenticated
 from app.i18n import _
 
@@ -15,6 +16,14 @@ def caller_of(connection: ASGIConnection) -> Caller:
     if caller is None:
         raise NotAuthenticated(_("Please sign in."))
     return caller
+
+
+def client_info(connection: ASGIConnection) -> ClientInfo:
+    """Where the request came from (the address as uvicorn gives it, after the trusted proxies)."""
+    return ClientInfo(
+        ip_address=connection.client.host if connection.client else "",
+        user_agent=connection.headers.get("user-agent", ""),
+    )
 
 
 def requires_login(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:

@@ -10,9 +10,10 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 from pydantic import BaseModel
 
-from app.accounts import services
+from app.accounts import security_log, services
 from app.accounts.caller import Caller
-from app.accounts.guards import caller_of, requires_login
+from app.accounts.guards import caller_of, client_info, requires_login
+from app.accounts.sessions import current_session_hash, end_session, renew_session_id, start_session
 from app.accounts.services import authenticate
 from app.errors import Conflict, InvalidInput, KippuError, NotAuthenticated, NotFound, TooManyAttempts
 from app.i18n import _, set_locale
@@ -54,23 +55,24 @@ class SignInController(Controller):
         request: Request,
         data: Annotated[SignInForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template | Redirect:
-        client = request.client.host if request.client else "-"
-        store = request.app.stores.get("login_failures")
         try:
-            caller = await authenticate(data.email, data.password, store, client)
+            caller = await authenticate(data.email, data.password, client_info(request))
         except (NotAuthenticated, TooManyAttempts) as exc:
             return Template(
                 "accounts/login.html.jinja2",
                 context={"next": data.next, "error": exc.message, "email": data.email},
                 status_code=exc.status_code,
+                headers=exc.headers,
             )
-        request.clear_session()
-        request.set_session({"user_id": caller.id})
+        start_session(request, caller.id)
         return Redirect(path=safe_next(data.next) or home_for(caller))
 
     @post("/logout")
     async def sign_out(self, request: Request) -> Redirect:
-        request.clear_session()
+        caller = request.scope.get("user")
+        if caller is not None:
+            await services.record_sign_out(caller, client_info(request))
+        end_session(request)
         return Redirect(path="/login")
 
 
@@ -120,6 +122,7 @@ class PasswordForm(BaseModel):
     current_password: str = ""
     new_password: str = ""
     confirm_password: str = ""
+    revoke_tokens: str = ""
 
 
 class TokenForm(BaseModel):
@@ -153,6 +156,8 @@ class AccountController(Controller):
             context={
                 "account": me,
                 "tokens": await services.list_api_tokens(caller),
+                "sessions": await services.list_sessions(caller, current_session_hash(request)),
+                "security_events": await security_log.list_events(caller, caller.id),
                 "flash": pop_flash(request),
                 "role_label": role_label,
                 "profile_errors": {},
@@ -185,17 +190,33 @@ class AccountController(Controller):
             if data.new_password != data.confirm_password:
                 raise InvalidInput(_("The two new passwords differ."), field="confirm_password")
             await services.change_own_password(
-                caller_of(request), current_password=data.current_password, new_password=data.new_password
+                caller_of(request),
+                current_password=data.current_password,
+                new_password=data.new_password,
+                client=client_info(request),
+                keep_session=current_session_hash(request),
+                revoke_tokens=data.revoke_tokens == "on",
             )
         except InvalidInput as exc:
             return await self._page(request, 422, password_errors=form_errors(exc))
-        flash(request, _("Your password was changed."))
+        # A fresh session id for this browser too: its old one may have been seen with the old password.
+        renew_session_id(request)
+        flash(request, _("Your password was changed. You were signed out on every other browser.")
+              + (" " + _("Your API tokens were revoked.") if data.revoke_tokens == "on" else ""))
         return Redirect(path="/account")
+
+    @post("/sessions/end-others")
+    async def end_other_sessions(self, request: Request) -> Redirect:
+        ended = await services.end_other_sessions(
+            caller_of(request), keep_session=current_session_hash(request), client=client_info(request)
+        )
+        flash(request, _("Signed out on other browsers: {count}.", count=ended))
+        return Redirect(path="/account#sessions")
 
     @post("/tokens")
     async def create_token(self, request: Request, data: Annotated[TokenForm, FORM]) -> Template:
         try:
-            token, info = await services.create_api_token(caller_of(request), data.name)
+            token, info = await services.create_api_token(caller_of(request), data.name, client_info(request))
         except InvalidInput as exc:
             return await self._page(request, 422, token_errors=form_errors(exc), token_name=data.name)
         # Shown on this response only: the token is stored hashed and cannot be displayed again.
@@ -203,9 +224,15 @@ class AccountController(Controller):
 
     @post("/tokens/{token_id:int}/revoke")
     async def revoke_token(self, request: Request, token_id: FromPath[int]) -> Redirect:
-        await services.revoke_api_token(caller_of(request), token_id)
+        await services.revoke_api_token(caller_of(request), token_id, client_info(request))
         flash(request, _("The token was revoked. Programs using it can no longer sign in with it."))
         return Redirect(path="/account")
+
+    @post("/tokens/revoke-all")
+    async def revoke_all_tokens(self, request: Request) -> Redirect:
+        count = await services.revoke_all_api_tokens(caller_of(request), client_info(request))
+        flash(request, _("API tokens revoked: {count}", count=count))
+        return Redirect(path="/account#tokens")
 
     # A customer admin manages its own organisation's members here.
 

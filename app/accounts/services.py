@@ -7,6 +7,7 @@ NotAllowed, so its existence is not revealed.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import re
@@ -15,20 +16,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from asyncpg.exceptions import UniqueViolationError
-from litestar.stores.base import Store
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from app import db
-from app.accounts import tokens
+from app.accounts import security_log, throttle, tokens
 from app.accounts.caller import Caller
+from app.accounts.security_log import ClientInfo
 from app.accounts.passwords import DUMMY_HASH, MIN_LENGTH, hash_password, verify_password
 from app.accounts.tables import (
     CUSTOMER_ROLES,
     STAFF_ROLES,
     ApiToken,
+    BrowserSession,
     Department,
     Organization,
     OrganizationRouting,
+    SecurityEventKind,
     User,
 )
 from app.errors import Duplicate, InvalidInput, NotAllowed, NotAuthenticated, NotFound, TooManyAttempts
@@ -114,31 +117,39 @@ class Page:
 # ---------------------------------------------------------------- signing in
 
 
-async def authenticate(email: str, password: str, failures: Store, client: str) -> Caller:
-    """Check a password, refusing further tries for a while after repeated failures."""
-    settings = get_settings()
+async def authenticate(email: str, password: str, client: ClientInfo) -> Caller:
+    """Check a password. The attempt is counted first (app/accounts/throttle.py): over the limit
+    it is refused without looking at the password."""
     email = email.strip().lower()
-    key = f"{email}|{client}"
-    count = int(await failures.get(key) or 0)
-    if count >= settings.login_max_failures:
-        raise TooManyAttempts(
-            _("Too many failed sign-ins. Please wait {minutes} minutes and try again.",
-              minutes=settings.login_lockout_seconds // 60)
-        )
+    attempt = await throttle.count_attempt(email, client.ip_address or "-")
     known = not _CONTROL.search(email)  # such an address cannot exist (and PostgreSQL refuses NUL)
     row = await User.select().where((User.email == email) & (User.is_active == True)).first() if known else None  # noqa: E712
-    if not verify_password(row["password_hash"] if row else DUMMY_HASH, password) or row is None:
-        await failures.set(key, str(count + 1), expires_in=settings.login_lockout_seconds)
+    if not attempt.allowed:
+        if row is not None and attempt.locks_the_account:
+            await security_log.record(row["id"], SecurityEventKind.SIGN_IN_LOCKED, client)
+        raise TooManyAttempts(
+            _("Too many failed sign-ins. Please wait {minutes} minutes and try again.",
+              minutes=-(-attempt.retry_after_seconds // 60)),
+            retry_after_seconds=attempt.retry_after_seconds,
+        )
+    # Argon2 takes tens of milliseconds of CPU: off the event loop (argon2-cffi releases the GIL).
+    matches = await asyncio.to_thread(verify_password, row["password_hash"] if row else DUMMY_HASH, password)
+    if not matches or row is None:
+        if row is not None:
+            await security_log.record(row["id"], SecurityEventKind.SIGN_IN_FAILED, client)
         raise NotAuthenticated(_("The e-mail address or password is incorrect."))
-    await failures.delete(key)
+    await throttle.forget_attempt(attempt)
     await User.update({User.last_login_at: datetime.now(UTC)}).where(User.id == row["id"])
+    await security_log.record(row["id"], SecurityEventKind.SIGNED_IN, client)
     return Caller.from_row(row)
 
 
-async def issue_token(email: str, password: str, failures: Store, client: str) -> str:
-    """`POST /api/v1/auth/token`: a new bearer token for good credentials (rate-limited like sign-in)."""
-    caller = await authenticate(email, password, failures, client)
-    token, _id = await tokens.create_token(caller.id, _("API token (issued {date})", date=_today()))
+async def issue_token(email: str, password: str, client: ClientInfo) -> str:
+    """`POST /api/v1/auth/token`: a new bearer token for good credentials (throttled like sign-in)."""
+    caller = await authenticate(email, password, client)
+    name = _("API token (issued {date})", date=_today())
+    token, _id = await tokens.create_token(caller.id, name)
+    await security_log.record(caller.id, SecurityEventKind.TOKEN_CREATED, client, detail=name)
     return token
 
 
@@ -513,6 +524,13 @@ async def _insert_user(
     return await _get_user(row.id)
 
 
+async def get_user(caller: Caller, user_id: int) -> UserInfo:
+    """One user, for an administrator (or the user themselves)."""
+    if user_id != caller.id and not caller.is_admin:
+        raise NotFound(_("This user does not exist."))
+    return await _get_user(user_id)
+
+
 async def _get_user(user_id: int) -> UserInfo:
     row = await User.select().where(User.id == user_id).first()
     if row is None:
@@ -623,11 +641,15 @@ async def _managed_user(caller: Caller, user_id: int) -> UserInfo:
 
 
 async def set_user_active(caller: Caller, user_id: int, active: bool) -> UserInfo:
-    """Deactivate (or reactivate) an account; a deactivated user can neither sign in nor use tokens."""
+    """Deactivate (or reactivate) an account; a deactivated user can neither sign in nor use tokens,
+    and their browser sessions end."""
     user = await _managed_user(caller, user_id)
     if user.id == caller.id and not active:
         raise InvalidInput(_("You cannot deactivate your own account."), field="user")
-    await User.update({User.is_active: active}).where(User.id == user_id)
+    async with db.write_transaction():
+        await User.update({User.is_active: active}).where(User.id == user_id)
+        if not active:
+            await BrowserSession.delete().where(BrowserSession.user == user_id)
     return await _get_user(user_id)
 
 
@@ -645,11 +667,21 @@ async def set_user_department(caller: Caller, user_id: int, department: int | st
     return await _get_user(user_id)
 
 
-async def set_user_password(caller: Caller, user_id: int, password: str) -> UserInfo:
-    """An administrator (or the organisation's customer admin) sets someone's password."""
+async def set_user_password(caller: Caller, user_id: int, password: str, client: ClientInfo) -> UserInfo:
+    """An administrator (or the organisation's customer admin) sets someone's password: every
+    session of that user ends and every API token of theirs is revoked (a reset assumes the old
+    password was lost or known to someone else)."""
     await _managed_user(caller, user_id)
     check_password(password)
-    await User.update({User.password_hash: hash_password(password)}).where(User.id == user_id)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    async with db.write_transaction():
+        await User.update({User.password_hash: password_hash}).where(User.id == user_id)
+        await BrowserSession.delete().where(BrowserSession.user == user_id)
+        revoked = await tokens.revoke_all_tokens(user_id)
+        await security_log.record(
+            user_id, SecurityEventKind.PASSWORD_RESET, client, actor_id=caller.id,
+            detail=_("API tokens revoked: {count}", count=revoked) if revoked else "",
+        )
     return await _get_user(user_id)
 
 
@@ -679,21 +711,93 @@ async def set_own_locale(caller: Caller, locale: str) -> UserInfo:
     return await _get_user(caller.id)
 
 
-async def change_own_password(caller: Caller, *, current_password: str, new_password: str) -> None:
+async def change_own_password(
+    caller: Caller,
+    *,
+    current_password: str,
+    new_password: str,
+    client: ClientInfo,
+    keep_session: str | None,
+    revoke_tokens: bool,
+) -> int:
+    """Change one's own password. Every other session of the user ends (`keep_session`, the
+    hashed id of the one the change was made in, stays); API tokens are revoked only if asked
+    (programs using them would stop). Returns how many other sessions ended."""
     row = await User.select(User.password_hash).where(User.id == caller.id).first()
-    if row is None or not verify_password(row["password_hash"], current_password):
+    if row is None or not await asyncio.to_thread(verify_password, row["password_hash"], current_password):
         raise InvalidInput(_("The current password is incorrect."), field="current_password")
     check_password(new_password, "new_password")
-    await User.update({User.password_hash: hash_password(new_password)}).where(User.id == caller.id)
+    password_hash = await asyncio.to_thread(hash_password, new_password)
+    async with db.write_transaction():
+        await User.update({User.password_hash: password_hash}).where(User.id == caller.id)
+        ended = await _end_sessions(caller.id, keep=keep_session)
+        revoked = await tokens.revoke_all_tokens(caller.id) if revoke_tokens else 0
+        detail = [_("Other sessions signed out: {count}", count=ended)]
+        if revoked:
+            detail.append(_("API tokens revoked: {count}", count=revoked))
+        await security_log.record(caller.id, SecurityEventKind.PASSWORD_CHANGED, client, detail="; ".join(detail))
+    return ended
+
+
+async def record_sign_out(caller: Caller, client: ClientInfo) -> None:
+    await security_log.record(caller.id, SecurityEventKind.SIGNED_OUT, client)
+
+
+# ---------------------------------------------------------------- one's own sessions
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    id: int
+    current: bool
+    ip_address: str
+    user_agent: str
+    created_at: datetime
+    last_seen_at: datetime
+
+
+async def list_sessions(caller: Caller, current: str | None) -> list[SessionInfo]:
+    """The browsers signed in as the caller, this one first."""
+    rows = await BrowserSession.select(
+        BrowserSession.id, BrowserSession.id_hash, BrowserSession.ip_address, BrowserSession.user_agent,
+        BrowserSession.created_at, BrowserSession.last_seen_at,
+    ).where((BrowserSession.user == caller.id) & (BrowserSession.expires_at > datetime.now(UTC)))
+    sessions = [
+        SessionInfo(
+            id=r["id"], current=r["id_hash"] == current, ip_address=r["ip_address"], user_agent=r["user_agent"],
+            created_at=r["created_at"], last_seen_at=r["last_seen_at"],
+        )
+        for r in rows
+    ]
+    return sorted(sessions, key=lambda s: (not s.current, -s.last_seen_at.timestamp()))
+
+
+async def end_other_sessions(caller: Caller, *, keep_session: str | None, client: ClientInfo) -> int:
+    """Sign the caller out everywhere but here; returns how many sessions ended."""
+    async with db.write_transaction():
+        ended = await _end_sessions(caller.id, keep=keep_session)
+        await security_log.record(
+            caller.id, SecurityEventKind.SESSIONS_ENDED, client,
+            detail=_("Other sessions signed out: {count}", count=ended),
+        )
+    return ended
+
+
+async def _end_sessions(user_id: int, *, keep: str | None) -> int:
+    condition = BrowserSession.user == user_id
+    if keep is not None:
+        condition &= BrowserSession.id_hash != keep
+    return len(await BrowserSession.delete().where(condition).returning(BrowserSession.id))
 
 
 # ---------------------------------------------------------------- API tokens
 
 
-async def create_api_token(caller: Caller, name: str) -> tuple[str, TokenInfo]:
+async def create_api_token(caller: Caller, name: str, client: ClientInfo) -> tuple[str, TokenInfo]:
     """A new bearer token: the token itself is returned here once and never again."""
     name = clean_text(name, "name", max_length=100, required=False) or _("API token ({date})", date=_today())
     token, token_id = await tokens.create_token(caller.id, name)
+    await security_log.record(caller.id, SecurityEventKind.TOKEN_CREATED, client, detail=name)
     return token, (await _tokens(caller, ApiToken.id == token_id))[0]
 
 
@@ -701,11 +805,22 @@ async def list_api_tokens(caller: Caller) -> list[TokenInfo]:
     return await _tokens(caller)
 
 
-async def revoke_api_token(caller: Caller, token_id: int) -> None:
-    if not await tokens.revoke_token(caller.id, token_id):
+async def revoke_api_token(caller: Caller, token_id: int, client: ClientInfo) -> None:
+    revoked = await tokens.revoke_token(caller.id, token_id)
+    if revoked is None:
         if await ApiToken.exists().where((ApiToken.id == token_id) & (ApiToken.user == caller.id)):
             return  # already revoked
         raise NotFound(_("This token does not exist."))
+    await security_log.record(caller.id, SecurityEventKind.TOKEN_REVOKED, client, detail=revoked)
+
+
+async def revoke_all_api_tokens(caller: Caller, client: ClientInfo) -> int:
+    revoked = await tokens.revoke_all_tokens(caller.id)
+    if revoked:
+        await security_log.record(
+            caller.id, SecurityEventKind.TOKEN_REVOKED, client, detail=_("API tokens revoked: {count}", count=revoked)
+        )
+    return revoked
 
 
 async def _tokens(caller: Caller, condition=None) -> list[TokenInfo]:

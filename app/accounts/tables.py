@@ -1,6 +1,9 @@
+from enum import StrEnum
+
 from piccolo.columns import (
     Boolean,
     ForeignKey,
+    Integer,
     OnDelete,
     Text,
     Timestamptz,
@@ -73,3 +76,76 @@ class OrganizationRouting(Table, tablename="organization_routing"):
     organization = ForeignKey(Organization, null=False, unique=True, on_delete=OnDelete.cascade)
     department = ForeignKey(Department, null=True, on_delete=OnDelete.set_null)
     assignee = ForeignKey(User, null=True, on_delete=OnDelete.set_null)
+
+
+class BrowserSession(Table, tablename="browser_sessions"):
+    """A signed-in browser (server-side session). The cookie holds a random id; only its SHA-256
+    is stored, so a copy of the database signs no one in. A row exists only while something is
+    stored in the session: anonymous visits and API calls never write one."""
+
+    id_hash = Varchar(length=64, unique=True)
+    user = ForeignKey(User, null=True, on_delete=OnDelete.cascade, index=True)
+    data = Text(default="{}")
+    created_at = Timestamptz()
+    expires_at = Timestamptz(index=True)
+    last_seen_at = Timestamptz()
+    ip_address = Varchar(length=45, default="")
+    user_agent = Varchar(length=300, default="")
+
+
+class SignInThrottle(Table, tablename="sign_in_throttle"):
+    """Sign-in attempts counted per account and per client address within a window. Counted by
+    one atomic upsert before the password is checked, so parallel attempts all count."""
+
+    key = Varchar(length=300, unique=True)
+    attempts = Integer(default=0)
+    window_ends_at = Timestamptz(index=True)
+
+
+class SecurityEventKind(StrEnum):
+    """What a security log entry records; `label` is the English text (translated where shown)."""
+
+    SIGNED_IN = "signed_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    SIGN_IN_LOCKED = "sign_in_locked"
+    SIGNED_OUT = "signed_out"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET = "password_reset"
+    SESSIONS_ENDED = "sessions_ended"
+    TOKEN_CREATED = "token_created"
+    TOKEN_REVOKED = "token_revoked"
+
+    @property
+    def label(self) -> str:
+        return _SECURITY_EVENT_LABELS[self]
+
+
+_SECURITY_EVENT_LABELS = {
+    SecurityEventKind.SIGNED_IN: "Signed in",
+    SecurityEventKind.SIGN_IN_FAILED: "Sign-in failed (wrong password)",
+    SecurityEventKind.SIGN_IN_LOCKED: "Sign-in locked after repeated failures",
+    SecurityEventKind.SIGNED_OUT: "Signed out",
+    SecurityEventKind.PASSWORD_CHANGED: "Password changed",
+    SecurityEventKind.PASSWORD_RESET: "Password set by an administrator",
+    SecurityEventKind.SESSIONS_ENDED: "Other sessions signed out",
+    SecurityEventKind.TOKEN_CREATED: "API token created",
+    SecurityEventKind.TOKEN_REVOKED: "API token revoked",
+}
+
+
+class SecurityEvent(Table, tablename="security_events"):
+    """A user's security log: sign-ins, password changes, API tokens created and revoked (who,
+    when, from where). Shown to the user and to administrators."""
+
+    user = ForeignKey(User, null=False, on_delete=OnDelete.cascade)
+    kind = Varchar(length=40, choices=SecurityEventKind)
+    actor = ForeignKey(User, null=True, on_delete=OnDelete.set_null)
+    detail = Varchar(length=200, default="")
+    ip_address = Varchar(length=45, default="")
+    user_agent = Varchar(length=300, default="")
+    created_at = Timestamptz()
+
+    checks = {
+        "known_security_event": "kind IN (" + ", ".join(f"'{k.value}'" for k in SecurityEventKind) + ")",
+    }
+    composite_indexes = {"security_events_by_user": ("user", "id")}

@@ -32,15 +32,26 @@ async def create_token(user_id: int, name: str) -> tuple[str, int]:
     return token, row.id
 
 
-async def revoke_token(user_id: int, token_id: int) -> bool:
+async def revoke_token(user_id: int, token_id: int) -> str | None:
+    """Revoke one of the user's live tokens; returns its name (None: no such live token)."""
     updated = (
         await ApiToken.update({ApiToken.revoked_at: datetime.now(UTC)})
         .where(
             (ApiToken.id == token_id) & (ApiToken.user == user_id) & ApiToken.revoked_at.is_null()
         )
+        .returning(ApiToken.name)
+    )
+    return updated[0]["name"] if updated else None
+
+
+async def revoke_all_tokens(user_id: int) -> int:
+    """Revoke every live token of the user; returns how many."""
+    updated = (
+        await ApiToken.update({ApiToken.revoked_at: datetime.now(UTC)})
+        .where((ApiToken.user == user_id) & ApiToken.revoked_at.is_null())
         .returning(ApiToken.id)
     )
-    return bool(updated)
+    return len(updated)
 
 
 async def caller_for_token(token: str) -> Caller | None:

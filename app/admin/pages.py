@@ -14,8 +14,9 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from pydantic import BaseModel
 
+from app.accounts import security_log
 from app.accounts import services as people
-from app.accounts.guards import caller_of, requires_admin
+from app.accounts.guards import caller_of, client_info, requires_admin
 from app.accounts.pages import FORM, flash, form_errors, pop_flash, role_label
 from app.accounts.tables import CUSTOMER_ROLES, STAFF_ROLES
 from app.admin import services
@@ -33,6 +34,7 @@ SECTIONS = {
     "organization": "organizations",
     "request_type": "request_types",
     "custom_field": "custom_fields",
+    "user_security": "staff",
 }
 
 
@@ -252,12 +254,20 @@ class AdminController(Controller):
     ) -> Redirect:
         back = admin_back(data.back, "/admin/staff")
         try:
-            user = await people.set_user_password(caller_of(request), user_id, data.password)
+            user = await people.set_user_password(caller_of(request), user_id, data.password, client_info(request))
         except InvalidInput as exc:
             flash(request, exc.message)
             return Redirect(path=back)
-        flash(request, _("A new password was set for {name}.", name=user.name))
+        flash(request, _("A new password was set for {name}. Their sessions were ended and their API tokens revoked.",
+                         name=user.name))
         return Redirect(path=back)
+
+    @get("/users/{user_id:int}/security")
+    async def user_security_log(self, request: Request, user_id: FromPath[int]) -> Template:
+        caller = caller_of(request)
+        user = await people.get_user(caller, user_id)
+        events = await security_log.list_events(caller, user_id)
+        return page(request, "user_security", user=user, events=events)
 
     # ------------------------------------------------------------ organisations
 

@@ -189,6 +189,8 @@ async def requester_names(items: list[PurchaseView]) -> dict[int, str]:
 # --- Stripe ------------------------------------------------------------------------------------
 
 async def receive_stripe_webhook(payload: bytes, signature: str | None) -> str:
+    if not get_settings().accepts_webhooks:
+        raise NotFound(_("Webhooks are not accepted: this installation has no Stripe webhook secret."))
     try:
         return await card_payments.receive_webhook(payload, signature, stripe_settings())
     except LedgerError as exc:

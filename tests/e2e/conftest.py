@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import httpx
@@ -41,14 +42,18 @@ def live_server(database, stripe_for_browser):
         "STRIPE_SECRET_KEY": stripe_for_browser.api_key, "STRIPE_WEBHOOK_SECRET": stripe_for_browser.webhook_secret,
         "STRIPE_API_BASE": stripe_for_browser.api_base,
     }
+    # The server's output goes to a file, never a pipe: a pipe nobody reads fills up and stops the
+    # server, and reading a pipe before the process has ended waits for ever.
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # Generous for a loaded machine; past it the run fails with the server's output, never hangs.
+    deadline = time.monotonic() + 90
     while True:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -56,14 +61,20 @@ def live_server(database, stripe_for_browser):
         except httpx.TransportError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            output = process.stdout.read().decode() if process.stdout else ""
             process.kill()
-            raise RuntimeError(f"the server did not start:\n{output}")
+            process.wait(timeout=10)
+            log.seek(0)
+            raise RuntimeError(f"the server did not start within 90 s:\n{log.read().decode(errors='replace')}")
         time.sleep(0.2)
     stripe_for_browser.webhook_url = f"{url}/webhooks/stripe"
     yield url
     process.terminate()
-    process.wait(timeout=10)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+    log.close()
 
 
 @pytest.fixture(scope="session")
@@ -82,14 +93,20 @@ async def browser():
 
 @pytest.fixture
 async def new_page(browser, live_server):
-    """Open a fresh browser context (its own cookies) per person in a test."""
+    """Open a fresh browser context (its own cookies) per person in a test. Any page that breaks
+    the Content-Security-Policy (a blocked script, style or frame) fails the test."""
     contexts = []
+    violations: list[str] = []
 
     async def open_page():
         context = await browser.new_context(base_url=live_server, locale="ja-JP")
         contexts.append(context)
-        return await context.new_page()
+        page = await context.new_page()
+        page.on("console", lambda message: violations.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text else None)
+        return page
 
     yield open_page
     for context in contexts:
         await context.close()
+    assert not violations, "\n".join(violations)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.accounts import services
+from app.accounts.security_log import ClientInfo
 from app.errors import Duplicate, InvalidInput, NotAllowed, NotFound
 from tests.factories import caller, csrf, make_department, make_organization, make_user, sign_in
 
@@ -31,7 +32,7 @@ async def test_a_customer_admin_cannot_touch_another_companys_users_or_staff():
         with pytest.raises(NotFound):
             await services.deactivate_user(admin_a, user.id)
         with pytest.raises(NotFound):
-            await services.set_user_password(admin_a, user.id, "a new password")
+            await services.set_user_password(admin_a, user.id, "a new password", ClientInfo())
     with pytest.raises(NotFound):
         await services.list_organization_users(admin_a, org_b.id)
     with pytest.raises(NotFound):

@@ -530,6 +530,8 @@ def form_cases(w) -> list[FormCase]:
                  {"current_password": PASSWORD, "new_password": PASSWORD, "confirm_password": PASSWORD}),
         FormCase("/account/tokens", "member", "/account/tokens", {"name": "トークン"}),
         FormCase("/account/tokens/{token_id:int}/revoke", "member", f"/account/tokens/{w.token_id}/revoke"),
+        FormCase("/account/tokens/revoke-all", "member", "/account/tokens/revoke-all"),
+        FormCase("/account/sessions/end-others", "member", "/account/sessions/end-others"),
         FormCase("/account/members", "customer", "/account/members",
                  {"email": "form-member@example.jp", "name": "名前", "role": "customer_member",
                   "password": "correct horse battery"}),

@@ -322,3 +322,38 @@ async def test_a_refund_in_stripe_after_every_point_was_used_takes_nothing_back(
     assert "credit_note" not in {d.kind for d in await invoicing.documents_of_purchase(created["purchase_id"])}
     assert (await ledger.balance(organization.id)).available == 0
     assert (await verify()).clean
+
+
+async def test_production_believes_no_webhook_signed_with_the_public_development_secret(client, settings, monkeypatch):
+    import json
+    import time
+
+    from app.settings import DEVELOPMENT_WEBHOOK_SECRET
+    from billing.card_payments import sign_payload
+
+    monkeypatch.setattr(settings, "stripe_secret_key", None)
+    await make_issuer()
+    await make_bundle("P10")
+    organization = await make_organization()
+    admin = await make_user("customer_admin", organization=organization)
+    created = await buy(client, admin, organization)
+    purchase = await Purchase.select().where(Purchase.id == created["purchase_id"]).first()
+    monkeypatch.setattr(settings, "environment", "production")
+    # An attacker who read the development secret in the source forges Stripe's "paid" event.
+    event = {
+        "id": "evt_forged", "object": "event", "type": "checkout.session.completed", "created": int(time.time()),
+        "livemode": False,
+        "data": {"object": {
+            "id": purchase["stripe_session_id"], "object": "checkout.session", "mode": "payment",
+            "payment_status": "paid", "status": "complete", "amount_total": purchase["total_jpy"], "currency": "jpy",
+            "client_reference_id": str(purchase["id"]), "payment_intent": "pi_forged",
+            "metadata": {"purchase_id": str(purchase["id"]), "organization_id": str(organization.id)},
+        }},
+    }
+    payload = json.dumps(event).encode()
+
+    answer = await client.post("/webhooks/stripe", content=payload,
+                               headers={"Stripe-Signature": sign_payload(payload, DEVELOPMENT_WEBHOOK_SECRET)})
+
+    assert answer.status_code == 404
+    assert await balance(organization) == 0 and await StripeEvent.count() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -456,6 +457,9 @@ def test_the_fake_runs_in_its_own_process_beside_an_app():
         [sys.executable, "-m", "tests.fake_stripe", "--webhook-url", receiver.url, "--secret", secret],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
     try:
+        # A deadline on the banner: a fake that never starts fails the test instead of hanging it.
+        ready, _, _ = select.select([process.stdout], [], [], 60)
+        assert ready, "the fake Stripe printed nothing within 60 s"
         banner = process.stdout.readline()
         api_base = banner.split()[4]
         client = stripe.StripeClient("sk_test_kippu_fake", base_addresses={"api": api_base},
@@ -464,7 +468,7 @@ def test_the_fake_runs_in_its_own_process_beside_an_app():
 
         paid = httpx.post(session.url, data={"method": "card"})
     finally:
-        process.terminate()
+        process.kill()
         process.wait(timeout=10)
         receiver.close()
 

@@ -125,7 +125,7 @@ async def test_the_app_runs_the_scheduler_while_it_serves(smtp_server, settings,
 
     async with app.lifespan():
         assert sorted(t.get_name() for t in job_tasks()) == [
-            "kippu-job-auto-close", "kippu-job-expire", "kippu-job-expiry-reminders",
+            "kippu-job-auto-close", "kippu-job-clean-sessions", "kippu-job-expire", "kippu-job-expiry-reminders",
             "kippu-job-low-balance-alerts", "kippu-job-send-mail",
         ]
         await queue_mail()

@@ -78,7 +78,13 @@ async def test_50_requests_from_two_processes_against_10_points_hold_exactly_10(
         )
         for first in (0, 25)
     ]
-    outputs = await asyncio.gather(*(worker.communicate() for worker in workers))
+    try:
+        outputs = await asyncio.wait_for(asyncio.gather(*(worker.communicate() for worker in workers)), timeout=180)
+    finally:
+        for worker in workers:  # past the deadline (or on any failure) nothing is left running
+            if worker.returncode is None:
+                worker.kill()
+                await worker.wait()
 
     assert [worker.returncode for worker in workers] == [0, 0], [err.decode()[-2000:] for _, err in outputs]
     answers = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
