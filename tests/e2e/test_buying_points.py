@@ -10,18 +10,9 @@ from pypdf import PdfReader
 
 from billing import ledger
 from tests.factories import ISSUER_NUMBER, make_bundle, make_issuer, make_organization, make_user
+from tests.e2e.pages import sign_in
 
 pytestmark = pytest.mark.e2e
-
-
-async def sign_in(page, email: str) -> None:
-    from tests.factories import PASSWORD
-
-    await page.goto("/login")
-    await page.fill("input[name=email]", email)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("form[action='/login'] button[type=submit]")
-    await page.wait_for_url("**/portal")
 
 
 async def choose(page, quantity: int, method: str) -> None:

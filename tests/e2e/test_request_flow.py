@@ -6,17 +6,10 @@ import re
 import pytest
 
 from app.tickets import services
-from tests.factories import PASSWORD, caller, make_support_world
+from tests.factories import caller, make_support_world
+from tests.e2e.pages import sign_in
 
 pytestmark = pytest.mark.e2e
-
-
-async def sign_in(page, email: str, lands_on: str) -> None:
-    await page.goto("/login")
-    await page.fill("input[name=email]", email)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("form[action='/login'] button[type=submit]")
-    await page.wait_for_url(f"**{lands_on}")
 
 
 async def test_a_customer_files_a_request_an_agent_answers_it_and_the_customer_resolves_it(new_page):

@@ -5,17 +5,10 @@ import re
 
 import pytest
 
-from tests.factories import PASSWORD, make_support_world, make_ticket
+from tests.factories import make_support_world, make_ticket
+from tests.e2e.pages import sign_in
 
 pytestmark = pytest.mark.e2e
-
-
-async def sign_in(page, email: str, lands_on: str) -> None:
-    await page.goto("/login")
-    await page.fill("input[name=email]", email)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("form[action='/login'] button[type=submit]")
-    await page.wait_for_url(f"**{lands_on}")
 
 
 async def test_the_api_reference_renders_from_this_site_alone(new_page):

@@ -241,11 +241,9 @@ async def test_an_attackers_own_token_pair_does_not_work_with_the_victims_sessio
     await attacker.get("/login")
     attacker_cookie = attacker.cookies.get("kippu_csrf")
 
-    forged = await victim.post(
-        "/account/profile",
-        data={"name": "乗っ取り", "locale": "ja", "_csrf_token": attacker_cookie},
-        cookies={"kippu_csrf": attacker_cookie},
-    )
+    victim.cookies.set("kippu_csrf", attacker_cookie, domain="testserver.local")  # planted by the attacker
+
+    forged = await victim.post("/account/profile", data={"name": "乗っ取り", "locale": "ja", "_csrf_token": attacker_cookie})
 
     assert forged.status_code == 403
     page = await victim.get("/account")
