@@ -29,6 +29,12 @@ class InvalidInput(KippuError):
     code = "invalid_input"
 
 
+class UnreadableForm(KippuError):
+    """A form field that is not text in its declared encoding (UTF-8 unless it names another)."""
+
+    code = "unreadable_form"
+
+
 class NotAuthenticated(KippuError):
     status_code = 401
     code = "not_authenticated"

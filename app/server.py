@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
 
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import FormMultiDict
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotFoundException, SerializationException, ValidationException
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi.config import OpenAPIConfig
@@ -24,7 +27,7 @@ from litestar.template.config import TemplateConfig
 
 from app import db
 from app.accounts.middleware import CallerMiddleware, current_caller
-from app.errors import KippuError, NotAuthenticated, from_domain
+from app.errors import KippuError, NotAuthenticated, UnreadableForm, from_domain
 from app.i18n import _, current_locale, format_date, format_datetime
 from app.jobs import scheduler_lifespan
 from app.routes import ROUTE_HANDLERS
@@ -139,7 +142,7 @@ def error_page(request: Request, status_code: int, message: str) -> Response:
 
 
 class KippuRequest(HTMXRequest):
-    """A request whose JSON body, however malformed, is a client error (400), never a 500."""
+    """A request whose JSON body or form, however malformed, is a client error (400), never a 500."""
 
     async def json(self):
         try:
@@ -148,11 +151,35 @@ class KippuRequest(HTMXRequest):
             # msgspec raises these (not a DecodeError) for invalid UTF-8 and very deep nesting.
             raise SerializationException(_("The request body is not valid JSON.")) from exc
 
+    async def form(self) -> FormMultiDict:
+        """The form's fields; a field that is not text in its encoding is refused (UnreadableForm)."""
+        try:
+            if self.content_type[0] == RequestEncodingType.URL_ENCODED:
+                # Litestar decodes invalid percent-escapes to U+FFFD and takes raw bytes as Latin-1,
+                # silently; decoding strictly first refuses what would otherwise be stored garbled.
+                parse_qsl((await self.body()).decode("utf-8"), keep_blank_values=True, errors="strict")
+            return await super().form()
+        except (UnicodeDecodeError, LookupError) as exc:
+            # Litestar's multipart parser decodes each text field with bytes.decode(charset or
+            # "utf-8"): UnicodeDecodeError for bytes that are not UTF-8, LookupError for a charset
+            # that Python does not know.
+            raise UnreadableForm(
+                _("The form holds characters that cannot be read (it was not sent as UTF-8). "
+                  "Please check what you entered and send the form again.")
+            ) from exc
 
-async def refuse_impossible_ids(request: Request) -> None:
-    """An id in a path beyond what an id column holds names nothing: 404, not a database error."""
+
+async def refuse_bad_requests(request: KippuRequest) -> None:
+    """Before a handler reads its parameters.
+
+    An id in a path beyond what an id column holds names nothing: 404, not a database error. A
+    URL-encoded form is read through KippuRequest.form() here, because Litestar's form-model
+    extractor (`Body(media_type=URL_ENCODED)`) would otherwise parse it leniently on its own when
+    the CSRF middleware has not read it first (an HTMX post sends its token in a header)."""
     if any(isinstance(v, int) and not -MAX_ID <= v <= MAX_ID for v in request.path_params.values()):
         raise NotFoundException()
+    if request.content_type[0] == RequestEncodingType.URL_ENCODED:
+        await request.form()
 
 
 @get("/healthz", include_in_schema=False, sync_to_thread=False)
@@ -215,7 +242,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PydanticPlugin(validate_strict=None),
         ],
         request_class=KippuRequest,
-        before_request=refuse_impossible_ids,
+        before_request=refuse_bad_requests,
         exception_handlers={
             KippuError: kippu_error_handler,
             LedgerError: domain_error_handler,
