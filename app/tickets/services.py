@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 import re
 import unicodedata
 import uuid
@@ -44,7 +42,7 @@ from typing import Any
 
 from piccolo.query.functions.aggregate import Count
 
-from app import db
+from app import db, exports
 from app.accounts.caller import Caller
 from app.accounts.services import reject_control_characters
 from app.accounts.tables import STAFF_ROLES, Department, Organization, OrganizationRouting, User
@@ -1499,49 +1497,13 @@ def export_values(ticket: TicketSummary) -> list[str]:
     ]
 
 
-def _defuse(value: str) -> str:
-    """Text a spreadsheet would run as a formula gets a leading apostrophe (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def tickets_csv(tickets: Iterable[TicketSummary]) -> bytes:
-    """CSV in UTF-8 with a BOM, so that Excel opens Japanese text correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(export_header())
-    for ticket in tickets:
-        writer.writerow([_defuse(v) for v in export_values(ticket)])
-    return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
-
-
-def tickets_xlsx(tickets: Iterable[TicketSummary]) -> bytes:
-    """An Excel workbook with one sheet of requests; every cell is text (never a formula)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Requests"))
-    sheet.append(export_header())
-
-    def cell(value: str) -> WriteOnlyCell:
-        item = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-        item.data_type = "s"
-        return item
-
-    for ticket in tickets:
-        sheet.append([cell(v) for v in export_values(ticket)])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 async def export_csv(caller: Caller, filters: TicketFilters | None = None) -> bytes:
-    return tickets_csv([t async for t in export_rows(caller, filters)])
+    return exports.csv_bytes(export_header(), [export_values(t) async for t in export_rows(caller, filters)])
 
 
 async def export_xlsx(caller: Caller, filters: TicketFilters | None = None) -> bytes:
-    return tickets_xlsx([t async for t in export_rows(caller, filters)])
+    rows = [export_values(t) async for t in export_rows(caller, filters)]
+    return exports.xlsx_bytes(_("Requests"), export_header(), rows)
 
 
 __all__ = [
