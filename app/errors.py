@@ -35,6 +35,13 @@ class UnreadableForm(KippuError):
     code = "unreadable_form"
 
 
+class RequestTooLarge(KippuError):
+    """A request body beyond what its route accepts (app/server.py sets the limits)."""
+
+    status_code = 413
+    code = "request_too_large"
+
+
 class NotAuthenticated(KippuError):
     status_code = 401
     code = "not_authenticated"

@@ -20,6 +20,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.stores.registry import StoreRegistry
@@ -27,8 +28,8 @@ from litestar.template.config import TemplateConfig
 
 from app import db
 from app.accounts.middleware import CallerMiddleware, current_caller
-from app.errors import KippuError, NotAuthenticated, UnreadableForm, from_domain
-from app.i18n import _, current_locale, format_date, format_datetime
+from app.errors import KippuError, NotAuthenticated, RequestTooLarge, UnreadableForm, from_domain
+from app.i18n import _, current_locale, format_date, format_datetime, format_size
 from app.jobs import scheduler_lifespan
 from app.routes import ROUTE_HANDLERS
 from app.schema import MAX_ID
@@ -39,6 +40,11 @@ from billing.errors import LedgerError
 from pricing.errors import PricingError
 
 log = logging.getLogger("kippu")
+
+# The largest body a route takes unless it says otherwise: plain forms and JSON. The longest text
+# Kippu keeps is a request body of 20,000 characters (120 KB when JSON escapes each as \uXXXX);
+# the routes that take files set their own limit (app/tickets/attachments.py).
+REQUEST_MAX_BODY_BYTES = 1024 * 1024
 
 
 @asynccontextmanager
@@ -101,6 +107,13 @@ def kippu_error_handler(request: Request, exc: KippuError) -> Response:
 def domain_error_handler(request: Request, exc: Exception) -> Response:
     """A ledger or pricing refusal that reached HTTP: answered as its app error (app.errors.from_domain)."""
     return kippu_error_handler(request, from_domain(exc))
+
+
+def too_large_handler(request: Request, exc: HTTPException) -> Response:
+    """A body over its route's limit, refused before or while it is read: 413 saying the limit."""
+    limit = request.route_handler.resolve_request_max_body_size() or REQUEST_MAX_BODY_BYTES
+    message = _("What was sent is too large: at most {size} can be sent here.", size=format_size(limit))
+    return kippu_error_handler(request, RequestTooLarge(message))
 
 
 def validation_error_handler(request: Request, exc: ValidationException) -> Response:
@@ -242,9 +255,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PydanticPlugin(validate_strict=None),
         ],
         request_class=KippuRequest,
+        request_max_body_size=REQUEST_MAX_BODY_BYTES,
         before_request=refuse_bad_requests,
         exception_handlers={
             KippuError: kippu_error_handler,
+            HTTP_413_REQUEST_ENTITY_TOO_LARGE: too_large_handler,
             LedgerError: domain_error_handler,
             PricingError: domain_error_handler,
             ValidationException: validation_error_handler,

@@ -30,7 +30,7 @@ from app.i18n import _
 from app.schema import MAX_ID
 from app.settings import get_settings
 from app.tickets import points, services
-from app.tickets.attachments import Upload, attachment_download
+from app.tickets.attachments import Upload, attachment_download, upload_body_max_bytes
 from app.tickets.tables import CATEGORIES, PRIORITIES, STATUSES
 
 QUEUE_PAGE_SIZE = 50
@@ -414,7 +414,7 @@ class ConsoleController(Controller):
 
         return await self._change(request, ticket_id, change, _("The custom fields were saved."))
 
-    @post("/tickets/{ticket_id:int}/messages")
+    @post("/tickets/{ticket_id:int}/messages", request_max_body_size=upload_body_max_bytes())
     async def add_message(self, request: Request, ticket_id: FromPath[int]) -> Template | Redirect:
         """A public reply or an internal note, with minutes spent, files and an optional status."""
         caller, form = caller_of(request), await request.form()

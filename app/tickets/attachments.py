@@ -26,6 +26,13 @@ from app.tickets.tables import Attachment, TicketMessage
 MAX_FILES_PER_MESSAGE = 10
 
 
+def upload_body_max_bytes() -> int:
+    """The largest body a form with files may send (its route's limit): every file at the limit
+    plus a margin for the text fields and the multipart framing. A larger body is refused (413)
+    before or while it is read; anything smaller reaches the checks here."""
+    return get_settings().upload_max_bytes * MAX_FILES_PER_MESSAGE + 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class Upload:
     """A file as received from a form or the API; its content type is derived from the name."""

@@ -11,7 +11,7 @@ from app.settings import ROOT
 from app.tickets import services
 from app.tickets.attachments import MAX_FILES_PER_MESSAGE, Upload, attachment_download, path_of
 from app.tickets.tables import Attachment, Ticket
-from tests.factories import bearer, caller, make_support_world
+from tests.factories import bearer, caller, csrf, make_support_world, sign_in
 
 PDF = "%PDF-1.4 見積書".encode()
 
@@ -98,3 +98,60 @@ async def test_the_api_sends_a_file_only_to_its_company(world, client):
     assert response.headers["content-disposition"].startswith("attachment")
     assert (await client.get(url, headers=await bearer(world.customer_b))).status_code == 404
     assert (await client.get(url)).status_code == 401
+
+
+# ------------------------------------------------------------------------------------ body limits
+
+
+async def test_a_plain_form_larger_than_its_limit_is_refused_with_413_saying_how_much_fits(world, client):
+    ticket = await file_with(world, [])
+    await sign_in(client, world.customer_a)
+    url = f"/portal/tickets/{ticket.id}/status"
+    form = {"status": "resolved", "note": "x" * (2 * 1024 * 1024), **csrf(client)}
+    response = await client.post(url, data=form)
+    assert response.status_code == 413
+    assert "送信された内容が大きすぎます。ここで送信できるのは 1 MB までです。" in response.text
+
+    async def streamed():  # no Content-Length: counted as it arrives
+        for _ in range(3):
+            yield b"x" * (1024 * 1024)
+
+    response = await client.post(url, content=streamed(), headers={"Content-Type": "application/x-www-form-urlencoded",
+                                                                   "x-csrftoken": client.cookies.get("kippu_csrf")})
+    assert response.status_code == 413
+    assert (await Ticket.select(Ticket.status).where(Ticket.id == ticket.id).first())["status"] == "new"
+
+
+async def test_an_api_body_larger_than_its_limit_is_a_413_with_its_code(world, client):
+    response = await client.post("/api/v1/tickets", json={"subject": "件名", "body": "x" * (2 * 1024 * 1024),
+                                                            "request_type": "general"},
+                                 headers=await bearer(world.customer_a))
+    assert response.status_code == 413
+    assert response.json() == {"code": "request_too_large",
+                               "message": "送信された内容が大きすぎます。ここで送信できるのは 1 MB までです。"}
+    assert await Ticket.count() == 0
+
+
+async def test_a_form_with_files_may_send_every_file_at_its_limit_and_no_more(world, client, settings):
+    ticket = await file_with(world, [])
+    await sign_in(client, world.customer_a)
+    limit = settings.upload_max_bytes * MAX_FILES_PER_MESSAGE + 1024 * 1024
+    # Refused on the announced length alone, before anything is read.
+    response = await client.post(f"/portal/tickets/{ticket.id}/messages", content=b"body=x",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded",
+                                          "Content-Length": str(limit + 1)})
+    assert response.status_code == 413 and f"{limit // (1024 * 1024)} MB" in response.text
+    assert await Attachment.count() == 0
+
+
+async def test_an_agent_can_attach_a_file_of_the_full_size_in_the_console(world, client, settings):
+    ticket = await file_with(world, [])
+    await sign_in(client, world.agent)
+    data = bytes(range(256)) * (settings.upload_max_bytes // 256)  # exactly the limit
+    version = str((await Ticket.select(Ticket.version).where(Ticket.id == ticket.id).first())["version"])
+    response = await client.post(f"/console/tickets/{ticket.id}/messages",
+                                 data={"body": "ログを添付します。", "internal": "1", "version": version, **csrf(client)},
+                                 files={"attachments": ("server.log", data)})
+    assert response.status_code == 303, response.text[:300]
+    (item,) = (await services.get_ticket(caller(world.agent), ticket.id)).attachments
+    assert item.size_bytes == len(data) and item.sha256 == hashlib.sha256(data).hexdigest()
