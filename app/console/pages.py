@@ -131,13 +131,10 @@ class QueueQuery:
         return bool(self.statuses or any(self.values.values()))
 
 
-async def _uploads(files: list[Any]) -> list[Upload]:
+def _uploads(files: list[Any]) -> list[Upload]:
     """The files of a multipart form; a file input left empty sends a part without a name."""
-    uploads = []
-    for item in files:
-        if isinstance(item, UploadFile) and item.filename:
-            uploads.append(Upload(filename=item.filename, data=await item.read()))
-    return uploads
+    return [Upload(filename=item.filename, file=item.file) for item in files
+            if isinstance(item, UploadFile) and item.filename]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,7 +427,7 @@ class ConsoleController(Controller):
             await services.add_message(
                 caller, ticket_id, reply["body"], internal=internal, minutes_spent=_minutes(reply["minutes_spent"]),
                 then_status=reply["then_status"] or None, version=_version(form),
-                attachments=await _uploads(form.getall("attachments", [])),
+                attachments=_uploads(form.getall("attachments", [])),
             )
 
         done = _("Your internal note was added.") if internal else _("Your reply was sent.")

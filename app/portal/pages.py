@@ -69,7 +69,7 @@ async def read_form(request: HTMXRequest) -> tuple[dict[str, str], list[Upload]]
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             if key == "attachments" and value.filename:
-                uploads.append(Upload(filename=value.filename, data=await value.read()))
+                uploads.append(Upload(filename=value.filename, file=value.file))
         elif isinstance(value, str):
             values[key] = value
     return values, uploads

@@ -2,13 +2,16 @@
 those allowed to see the request (and, for a file on an internal note, only to staff).
 
 A file is stored under `settings.upload_dir` by a random `storage_key`, never by the name the
-uploader chose, so a name cannot reach another path and files cannot be guessed.
+uploader chose, so a name cannot reach another path and files cannot be guessed. It is copied
+there in chunks, hashed and counted on the way (a request may carry ten files of the size limit:
+none is ever held whole in memory), and a file that breaks a limit on the way is removed at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import mimetypes
 import secrets
 import unicodedata
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from app.accounts.caller import Caller
 from app.errors import InvalidInput, NotFound
@@ -24,6 +28,8 @@ from app.settings import get_settings
 from app.tickets.tables import Attachment, TicketMessage
 
 MAX_FILES_PER_MESSAGE = 10
+# What is read and written at a time while a file is copied into the upload directory.
+CHUNK_BYTES = 64 * 1024
 
 
 def upload_body_max_bytes() -> int:
@@ -35,10 +41,17 @@ def upload_body_max_bytes() -> int:
 
 @dataclass(frozen=True, slots=True)
 class Upload:
-    """A file as received from a form or the API; its content type is derived from the name."""
+    """A file as received from a form: its name and an open binary file, read from where it stands
+    in chunks (a form's files are Litestar's temporary files). The content type is derived from the
+    name."""
 
     filename: str
-    data: bytes
+    file: BinaryIO
+
+    @classmethod
+    def from_bytes(cls, filename: str, data: bytes) -> Upload:
+        """A file made in memory (the demo's, the tests')."""
+        return cls(filename, io.BytesIO(data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +91,8 @@ def extension_of(filename: str) -> str:
 
 
 def check_uploads(uploads: Sequence[Upload]) -> None:
-    """Refuse (InvalidInput on `attachments`) too many files, empty or too large ones, other types."""
+    """Refuse (InvalidInput on `attachments`) too many files or files of other types; the size of
+    each is checked while it is copied (`_write`)."""
     settings = get_settings()
     if len(uploads) > MAX_FILES_PER_MESSAGE:
         raise InvalidInput(
@@ -93,14 +107,6 @@ def check_uploads(uploads: Sequence[Upload]) -> None:
                   name=name, allowed=", ".join(sorted(allowed))),
                 field="attachments",
             )
-        if not upload.data:
-            raise InvalidInput(_("{name} is empty.", name=name), field="attachments")
-        if len(upload.data) > settings.upload_max_bytes:
-            raise InvalidInput(
-                _("{name} is larger than {megabytes} MB.", name=name,
-                  megabytes=round(settings.upload_max_bytes / (1024 * 1024), 1)),
-                field="attachments",
-            )
 
 
 def path_of(storage_key: str) -> Path:
@@ -108,32 +114,72 @@ def path_of(storage_key: str) -> Path:
 
 
 def _write(upload: Upload) -> StoredFile:
+    """Copy the file under a new random key in chunks, hashing and counting as it goes; refuse it
+    (and remove what was written) when it is empty or grows past the size limit."""
     name = clean_filename(upload.filename)
+    max_bytes = get_settings().upload_max_bytes
     key = secrets.token_hex(20)
     path = path_of(key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "xb") as target:
-        target.write(upload.data)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(path, "xb") as target:
+            while chunk := upload.file.read(CHUNK_BYTES):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise InvalidInput(
+                        _("{name} is larger than {megabytes} MB.", name=name,
+                          megabytes=round(max_bytes / (1024 * 1024), 1)),
+                        field="attachments",
+                    )
+                digest.update(chunk)
+                target.write(chunk)
+        if size == 0:
+            raise InvalidInput(_("{name} is empty.", name=name), field="attachments")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     return StoredFile(
         filename=name,
         content_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
-        size_bytes=len(upload.data),
-        sha256=hashlib.sha256(upload.data).hexdigest(),
+        size_bytes=size,
+        sha256=digest.hexdigest(),
         storage_key=key,
     )
 
 
-async def store_uploads(uploads: Sequence[Upload]) -> list[StoredFile]:
-    """Check and write the files; the caller records them (and calls `discard` if that fails)."""
-    check_uploads(uploads)
+def _write_all(uploads: Sequence[Upload]) -> list[StoredFile]:
     stored: list[StoredFile] = []
     try:
         for upload in uploads:
-            stored.append(await asyncio.to_thread(_write, upload))
+            stored.append(_write(upload))
     except BaseException:
         discard(stored)
         raise
     return stored
+
+
+async def store_uploads(uploads: Sequence[Upload]) -> list[StoredFile]:
+    """Check and write the files; the caller records them (and calls `discard` if that fails).
+    Nothing is left behind when one of them is refused or the request is cancelled."""
+    check_uploads(uploads)
+    if not uploads:
+        return []
+    # The copy runs in a thread (file reads and writes, hashing), which cancelling the request
+    # cannot stop: it is shielded, and if the request is cancelled what it wrote is removed when
+    # it ends.
+    copying = asyncio.ensure_future(asyncio.to_thread(_write_all, uploads))
+    try:
+        return await asyncio.shield(copying)
+    except asyncio.CancelledError:
+        copying.add_done_callback(_discard_when_done)
+        raise
+
+
+def _discard_when_done(copying: asyncio.Future[list[StoredFile]]) -> None:
+    if not copying.cancelled() and copying.exception() is None:
+        discard(copying.result())
 
 
 def discard(stored: Sequence[StoredFile]) -> None:
