@@ -29,6 +29,12 @@ class InvalidInput(KippuError):
     code = "invalid_input"
 
 
+class StorageQuotaExceeded(InvalidInput):
+    """Files that do not fit in what is left of the organisation's storage quota."""
+
+    code = "storage_quota_exceeded"
+
+
 class UnreadableForm(KippuError):
     """A form field that is not text in its declared encoding (UTF-8 unless it names another)."""
 

@@ -89,7 +89,7 @@ def configure_templates(engine: JinjaTemplateEngine) -> None:
         current_caller=current_caller,
         settings=get_settings(),
     )
-    env.filters.update(date=format_date, datetime=format_datetime)
+    env.filters.update(date=format_date, datetime=format_datetime, size=format_size)
 
 
 def wants_json(request: Request) -> bool:

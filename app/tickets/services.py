@@ -672,7 +672,7 @@ async def create_ticket(
         caller, subject=subject, body=body, request_type_code=request_type_code, priority=priority,
         category=category, custom_fields=custom_fields, organization_id=organization_id, requester_id=requester_id,
     )
-    stored = await store_uploads(attachments)
+    stored = await store_uploads(caller, attachments)
     try:
         async with db.write_transaction():
             ticket_id = await _insert_ticket(caller, values, stored)
@@ -736,7 +736,7 @@ async def _insert_ticket(caller: Caller, values: dict[str, Any], stored: Sequenc
     await ticket.save()
     detail: dict[str, Any] = {"follow_up_of": values["follow_up_of"]} if values["follow_up_of"] else {}
     await _record(ticket.id, caller.id, "created", detail, now)
-    await record_files(stored, ticket_id=ticket.id, message_id=None, uploaded_by=caller.id, now=now)
+    await record_files(caller, stored, ticket_id=ticket.id, message_id=None, now=now)
     await refresh_search_document(ticket.id)
     mail = await notify.ticket_created_mail(ticket.id)
     # The quote is held in the same transaction: not enough points undoes the whole filing.
@@ -882,7 +882,7 @@ async def add_message(
         raise NotAllowed(_("Only our staff log time spent."))
     if then_status is not None and then_status not in STATUSES:
         raise InvalidInput(_("Unknown status: {status}.", status=then_status), field="status")
-    stored = await store_uploads(attachments)
+    stored = await store_uploads(caller, attachments)
     try:
         async with db.write_transaction():
             return await _add_message(caller, ticket_id, body, internal, minutes, then_status, version, stored)
@@ -911,7 +911,7 @@ async def _add_message(
         ticket=ticket_id, author=caller.id, body=body, internal=internal, minutes_spent=minutes, created_at=now
     )
     await message.save()
-    await record_files(stored, ticket_id=ticket_id, message_id=message.id, uploaded_by=caller.id, now=now)
+    await record_files(caller, stored, ticket_id=ticket_id, message_id=message.id, now=now)
 
     changes: dict[Any, Any] = {}
     moves: list[tuple[str, str, bool]] = []  # (from, to, tell the requester)

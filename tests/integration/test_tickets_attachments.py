@@ -10,12 +10,19 @@ import tracemalloc
 
 import pytest
 
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput, NotFound, StorageQuotaExceeded
 from app.settings import ROOT
 from app.tickets import services
-from app.tickets.attachments import CHUNK_BYTES, MAX_FILES_PER_MESSAGE, Upload, attachment_download, path_of
+from app.tickets.attachments import (
+    CHUNK_BYTES,
+    MAX_FILES_PER_MESSAGE,
+    Upload,
+    attachment_download,
+    path_of,
+    storage_use,
+)
 from app.tickets.tables import Attachment, Ticket, TicketMessage
-from tests.factories import bearer, caller, csrf, make_support_world, sign_in
+from tests.factories import bearer, caller, csrf, make_support_world, make_user, sign_in
 
 PDF = "%PDF-1.4 見積書".encode()
 
@@ -269,3 +276,75 @@ async def test_a_request_cancelled_while_its_files_are_copied_leaves_no_file(wor
             break
     assert stored_files(settings) == before
     assert await Attachment.count() == 0
+
+
+# ------------------------------------------------------------------------------------ storage quota
+
+
+KB = 1024
+
+
+async def test_a_reply_beyond_the_storage_quota_is_refused_saying_what_is_used_and_left(
+    world, client, settings, monkeypatch
+):
+    monkeypatch.setattr(settings, "organization_storage_quota_bytes", 4 * KB)
+    ticket = await file_with(world, [Upload.from_bytes("構成図.png", b"p" * (3 * KB))])
+    before = stored_files(settings)
+    await sign_in(client, world.customer_a2)
+    response = await client.post(f"/portal/tickets/{ticket.id}/messages", data={"body": "追加の資料です。", **csrf(client)},
+                                 files=[("attachments", ("a.log", b"a" * KB)), ("attachments", ("b.log", b"b" * KB))])
+    assert response.status_code == 422
+    assert ("添付ファイルの保存容量が足りません。貴社の容量 4 KB のうち 3 KB を使用済みで、残りは 1 KB です。"
+            in response.text)
+    assert "追加の資料です。" in response.text  # what was typed is kept
+    assert stored_files(settings) == before
+    assert await Attachment.count() == 1 and await TicketMessage.count() == 0
+    # What fits is still taken.
+    await services.add_message(caller(world.customer_a), ticket.id, "1 KB だけ", attachments=[Upload.from_bytes("a.log", b"a" * KB)])
+    assert await Attachment.count() == 2
+
+
+async def test_a_full_storage_refuses_customers_files_but_not_staffs(world, settings, monkeypatch):
+    monkeypatch.setattr(settings, "organization_storage_quota_bytes", 2 * KB)
+    ticket = await file_with(world, [Upload.from_bytes("full.log", b"f" * (2 * KB))])
+    with pytest.raises(StorageQuotaExceeded) as refused:
+        await services.add_message(caller(world.customer_a), ticket.id, "もう1つ", attachments=[Upload.from_bytes("x.txt", b"x")])
+    assert refused.value.extra == {"field": "attachments", "used_bytes": 2 * KB, "limit_bytes": 2 * KB}
+    await services.add_message(caller(world.agent), ticket.id, "調査ログです", attachments=[Upload.from_bytes("trace.log", b"t" * KB)])
+    # Another company's storage is its own.
+    await services.create_ticket(caller(world.customer_b), subject="別件", body="本文", request_type_code="general",
+                                 attachments=[Upload.from_bytes("b.txt", b"b" * KB)])
+    use = await storage_use(caller(world.customer_a2), world.org_a.id)
+    assert (use.used_bytes, use.limit_bytes, use.left_bytes) == (3 * KB, 2 * KB, 0)
+    assert (await storage_use(caller(world.agent), world.org_b.id)).used_bytes == KB
+    with pytest.raises(NotFound):
+        await storage_use(caller(world.customer_b), world.org_a.id)
+
+
+async def test_replies_sent_at_the_same_moment_cannot_together_pass_the_quota(world, settings, monkeypatch):
+    monkeypatch.setattr(settings, "organization_storage_quota_bytes", 3 * KB)
+    tickets = [await file_with(world, []) for _ in range(6)]
+    before = stored_files(settings)
+    outcomes = await asyncio.gather(*(
+        services.add_message(caller(world.customer_a), ticket.id, "同時に送ります",
+                             attachments=[Upload.from_bytes(f"{i}.log", b"x" * KB)])
+        for i, ticket in enumerate(tickets)
+    ), return_exceptions=True)
+    assert sum(isinstance(o, StorageQuotaExceeded) for o in outcomes) == 3, outcomes
+    assert sum(not isinstance(o, BaseException) for o in outcomes) == 3
+    assert (await storage_use(caller(world.agent), world.org_a.id)).used_bytes == 3 * KB
+    rows = await Attachment.select(Attachment.storage_key)
+    assert stored_files(settings) - before == {path_of(r["storage_key"]) for r in rows}  # a file for each row only
+
+
+async def test_customer_admins_and_administrators_see_the_storage_in_use(world, client, settings, monkeypatch):
+    monkeypatch.setattr(settings, "organization_storage_quota_bytes", 1024 * 1024 * 1024)
+    await file_with(world, [Upload.from_bytes("画面.png", b"p" * (1536 * KB))])
+    await sign_in(client, world.customer_a2)
+    page = await client.get("/portal/billing")
+    assert page.status_code == 200
+    assert "添付ファイルの保存容量" in page.text and "1 GB のうち 1.5 MB を使用中（残り 1022.5 MB）。" in page.text
+    admin = await make_user("admin")
+    await sign_in(client, admin)
+    page = await client.get(f"/admin/organizations/{world.org_a.id}")
+    assert "1 GB のうち 1.5 MB を使用中（残り 1022.5 MB）。" in page.text
