@@ -937,7 +937,7 @@ async def _perform(world: _World, step: _Step, ticket_ids: dict[int, int]) -> No
             priority=scenario.priority, category=scenario.category, custom_fields=custom,
             organization_id=requester.organization_id if caller.is_staff else None,
             requester_id=requester.id if caller.is_staff else None,
-            attachments=[Upload(filename=name, data=text.encode()) for name, text in scenario.files],
+            attachments=[Upload.from_bytes(name, text.encode()) for name, text in scenario.files],
         )
         ticket_ids[step.scenario] = ticket.id
         return

@@ -31,6 +31,25 @@ class InvalidInput(KippuError):
     code = "invalid_input"
 
 
+class StorageQuotaExceeded(InvalidInput):
+    """Files that do not fit in what is left of the organisation's storage quota."""
+
+    code = "storage_quota_exceeded"
+
+
+class UnreadableForm(KippuError):
+    """A form field that is not text in its declared encoding (UTF-8 unless it names another)."""
+
+    code = "unreadable_form"
+
+
+class RequestTooLarge(KippuError):
+    """A request body beyond what its route accepts (app/server.py sets the limits)."""
+
+    status_code = 413
+    code = "request_too_large"
+
+
 class NotAuthenticated(KippuError):
     status_code = 401
     code = "not_authenticated"

@@ -59,3 +59,11 @@ def format_date(value: datetime | date | None) -> str:
 
 def format_datetime(value: datetime | None) -> str:
     return local(value).strftime("%Y/%m/%d %H:%M") if value else ""
+
+
+def format_size(size_bytes: int) -> str:
+    """A number of bytes as people read it: 512 KB, 9.5 MB, 1 GB (units of 1024, one decimal)."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2)):
+        if size_bytes >= scale:
+            return f"{size_bytes / scale:.1f}".removesuffix(".0") + " " + unit
+    return f"{size_bytes / 1024:.1f}".removesuffix(".0") + " KB"

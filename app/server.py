@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
 
 from litestar import Litestar, MediaType, Request, Response, get
+from litestar.datastructures import FormMultiDict
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotFoundException, SerializationException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.htmx import HTMXConfig, HTMXPlugin, HTMXRequest
@@ -14,16 +17,17 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.template.config import TemplateConfig
 
 from app import db
 from app.api_docs import SwaggerUIPlugin
 from app.accounts.middleware import CallerMiddleware, current_caller
 from app.accounts.sessions import BrowserSessionMiddleware
+from app.errors import KippuError, NotAuthenticated, RequestTooLarge, UnreadableForm, from_domain
+from app.i18n import _, current_locale, format_date, format_datetime, format_size
 from app.rate_limit import ApiRateLimitMiddleware
 from app.security_headers import SecurityHeaders
-from app.errors import KippuError, NotAuthenticated, from_domain
-from app.i18n import _, current_locale, format_date, format_datetime
 from app.jobs import scheduler_lifespan
 from app.routes import ROUTE_HANDLERS
 from app.schema import MAX_ID
@@ -34,6 +38,11 @@ from billing.errors import LedgerError
 from pricing.errors import PricingError
 
 log = logging.getLogger("kippu")
+
+# The largest body a route takes unless it says otherwise: plain forms and JSON. The longest text
+# Kippu keeps is a request body of 20,000 characters (120 KB when JSON escapes each as \uXXXX);
+# the routes that take files set their own limit (app/tickets/attachments.py).
+REQUEST_MAX_BODY_BYTES = 1024 * 1024
 
 
 @asynccontextmanager
@@ -68,7 +77,7 @@ def configure_templates(engine: JinjaTemplateEngine) -> None:
         current_caller=current_caller,
         settings=get_settings(),
     )
-    env.filters.update(date=format_date, datetime=format_datetime)
+    env.filters.update(date=format_date, datetime=format_datetime, size=format_size)
 
 
 def wants_json(request: Request) -> bool:
@@ -86,6 +95,13 @@ def kippu_error_handler(request: Request, exc: KippuError) -> Response:
 def domain_error_handler(request: Request, exc: Exception) -> Response:
     """A ledger or pricing refusal that reached HTTP: answered as its app error (app.errors.from_domain)."""
     return kippu_error_handler(request, from_domain(exc))
+
+
+def too_large_handler(request: Request, exc: HTTPException) -> Response:
+    """A body over its route's limit, refused before or while it is read: 413 saying the limit."""
+    limit = request.route_handler.resolve_request_max_body_size() or REQUEST_MAX_BODY_BYTES
+    message = _("What was sent is too large: at most {size} can be sent here.", size=format_size(limit))
+    return kippu_error_handler(request, RequestTooLarge(message))
 
 
 def validation_error_handler(request: Request, exc: ValidationException) -> Response:
@@ -128,7 +144,7 @@ def error_page(request: Request, status_code: int, message: str, headers: dict[s
 
 
 class KippuRequest(HTMXRequest):
-    """A request whose JSON body, however malformed, is a client error (400), never a 500."""
+    """A request whose JSON body or form, however malformed, is a client error (400), never a 500."""
 
     async def json(self):
         try:
@@ -137,11 +153,35 @@ class KippuRequest(HTMXRequest):
             # msgspec raises these (not a DecodeError) for invalid UTF-8 and very deep nesting.
             raise SerializationException(_("The request body is not valid JSON.")) from exc
 
+    async def form(self) -> FormMultiDict:
+        """The form's fields; a field that is not text in its encoding is refused (UnreadableForm)."""
+        try:
+            if self.content_type[0] == RequestEncodingType.URL_ENCODED:
+                # Litestar decodes invalid percent-escapes to U+FFFD and takes raw bytes as Latin-1,
+                # silently; decoding strictly first refuses what would otherwise be stored garbled.
+                parse_qsl((await self.body()).decode("utf-8"), keep_blank_values=True, errors="strict")
+            return await super().form()
+        except (UnicodeDecodeError, LookupError) as exc:
+            # Litestar's multipart parser decodes each text field with bytes.decode(charset or
+            # "utf-8"): UnicodeDecodeError for bytes that are not UTF-8, LookupError for a charset
+            # that Python does not know.
+            raise UnreadableForm(
+                _("The form holds characters that cannot be read (it was not sent as UTF-8). "
+                  "Please check what you entered and send the form again.")
+            ) from exc
 
-async def refuse_impossible_ids(request: Request) -> None:
-    """An id in a path beyond what an id column holds names nothing: 404, not a database error."""
+
+async def refuse_bad_requests(request: KippuRequest) -> None:
+    """Before a handler reads its parameters.
+
+    An id in a path beyond what an id column holds names nothing: 404, not a database error. A
+    URL-encoded form is read through KippuRequest.form() here, because Litestar's form-model
+    extractor (`Body(media_type=URL_ENCODED)`) would otherwise parse it leniently on its own when
+    the CSRF middleware has not read it first (an HTMX post sends its token in a header)."""
     if any(isinstance(v, int) and not -MAX_ID <= v <= MAX_ID for v in request.path_params.values()):
         raise NotFoundException()
+    if request.content_type[0] == RequestEncodingType.URL_ENCODED:
+        await request.form()
 
 
 @get("/healthz", include_in_schema=False, sync_to_thread=False)
@@ -190,9 +230,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PydanticPlugin(validate_strict=None),
         ],
         request_class=KippuRequest,
-        before_request=refuse_impossible_ids,
+        request_max_body_size=REQUEST_MAX_BODY_BYTES,
+        before_request=refuse_bad_requests,
         exception_handlers={
             KippuError: kippu_error_handler,
+            HTTP_413_REQUEST_ENTITY_TOO_LARGE: too_large_handler,
             LedgerError: domain_error_handler,
             PricingError: domain_error_handler,
             ValidationException: validation_error_handler,

@@ -51,8 +51,9 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str = DEVELOPMENT_WEBHOOK_SECRET
     stripe_api_base: str | None = None  # another Stripe API address (tests use a local fake)
 
-    # Attachments.
+    # Attachments. Every file of a customer organisation's requests counts towards its quota.
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    organization_storage_quota_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     upload_allowed_extensions: list[str] = [
         "txt", "log", "csv", "pdf", "png", "jpg", "jpeg", "gif", "webp",
         "zip", "xlsx", "docx", "pptx", "json", "xml",

@@ -24,6 +24,7 @@ from app.errors import Conflict, InvalidInput
 from app.i18n import _
 from app.invoices import services as invoices
 from app.schema import MAX_ID
+from app.tickets.attachments import storage_use
 
 # English source text; the Japanese is in app/locales/ja/admin.json.
 FIELD_TYPE_LABELS = {"text": "Text", "number": "Number", "date": "Date", "choice": "Choice"}
@@ -316,6 +317,7 @@ class AdminController(Controller):
             department_options=[(d.id, d.name) for d in await people.list_departments(caller)],
             staff_options=[(s.id, f"{s.name} ({role_label(s.role)})") for s in staff],
             customer_roles=CUSTOMER_ROLES,
+            storage=await storage_use(caller, organization_id),
             **context,
         )
 

@@ -30,7 +30,7 @@ from app.i18n import _
 from app.schema import MAX_ID
 from app.settings import get_settings
 from app.tickets import points, services
-from app.tickets.attachments import Upload, attachment_download
+from app.tickets.attachments import Upload, attachment_download, upload_body_max_bytes
 from app.tickets.tables import CATEGORIES, PRIORITIES, STATUSES
 
 QUEUE_PAGE_SIZE = 50
@@ -131,13 +131,10 @@ class QueueQuery:
         return bool(self.statuses or any(self.values.values()))
 
 
-async def _uploads(files: list[Any]) -> list[Upload]:
+def _uploads(files: list[Any]) -> list[Upload]:
     """The files of a multipart form; a file input left empty sends a part without a name."""
-    uploads = []
-    for item in files:
-        if isinstance(item, UploadFile) and item.filename:
-            uploads.append(Upload(filename=item.filename, data=await item.read()))
-    return uploads
+    return [Upload(filename=item.filename, file=item.file) for item in files
+            if isinstance(item, UploadFile) and item.filename]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,7 +411,7 @@ class ConsoleController(Controller):
 
         return await self._change(request, ticket_id, change, _("The custom fields were saved."))
 
-    @post("/tickets/{ticket_id:int}/messages")
+    @post("/tickets/{ticket_id:int}/messages", request_max_body_size=upload_body_max_bytes())
     async def add_message(self, request: Request, ticket_id: FromPath[int]) -> Template | Redirect:
         """A public reply or an internal note, with minutes spent, files and an optional status."""
         caller, form = caller_of(request), await request.form()
@@ -430,7 +427,7 @@ class ConsoleController(Controller):
             await services.add_message(
                 caller, ticket_id, reply["body"], internal=internal, minutes_spent=_minutes(reply["minutes_spent"]),
                 then_status=reply["then_status"] or None, version=_version(form),
-                attachments=await _uploads(form.getall("attachments", [])),
+                attachments=_uploads(form.getall("attachments", [])),
             )
 
         done = _("Your internal note was added.") if internal else _("Your reply was sent.")

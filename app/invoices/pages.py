@@ -202,7 +202,7 @@ class FinanceController(Controller):
         """Every document issued in the month, for the accountant (UTF-8 with a BOM for Excel)."""
         month = services.required_month(month)
         content = await services.month_csv(caller_of(request), month)
-        return download(content.encode("utf-8"), "text/csv; charset=utf-8", f"documents-{month}.csv")
+        return download(content, "text/csv; charset=utf-8", f"documents-{month}.csv")
 
     @get("/documents.zip")
     async def month_zip(self, request: Request, month: FromQuery[str] = "") -> Response:

@@ -9,7 +9,6 @@ company's (another company's do not exist: 404); members and agents have no docu
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import zipfile
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from app import exports
 from app.accounts import services as people
 from app.accounts.caller import Caller
 from app.accounts.tables import Organization, User
@@ -278,28 +278,26 @@ def _by_rate(document: IssuedDocument, rate: int) -> tuple[int | str, int | str]
     return "", ""
 
 
-async def month_csv(caller: Caller, month: str) -> str:
-    """Every document issued in the month, oldest first, for the accountant (UTF-8 with a BOM,
-    which Excel needs to read Japanese)."""
+async def month_csv(caller: Caller, month: str) -> bytes:
+    """Every document issued in the month, oldest first, for the accountant (app/exports.py:
+    UTF-8 with a BOM, text that could be a formula defused)."""
     _requires_finance(caller)
     found = await _month_documents(month)
     names = await organization_names(found)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
     kinds = {"invoice": "請求書", "receipt": "領収書", "credit_note": "返還請求書"}
     states = {"issued": "発行済", "paid": "入金済", "void": "無効", "replaced": "訂正済"}
+    rows = []
     for issued in found:
         d = issued.document
         organization = names.get(issued.organization_id, {})
-        writer.writerow([
+        rows.append([
             kinds[d.kind], d.number, states[issued.status], d.issued_on.isoformat(), d.transaction_on.isoformat(),
             d.due_on.isoformat() if d.due_on else "", organization.get("code", ""), organization.get("name", ""),
             d.recipient_name, *_by_rate(issued, 10), *_by_rate(issued, 8), d.subtotal_jpy, d.tax_jpy, d.total_jpy,
             issued.paid_jpy if d.kind == "invoice" else "", d.paid_on.isoformat() if d.paid_on else "",
             d.original_number or "", issued.void_reason,
         ])
-    return "\ufeff" + out.getvalue()
+    return exports.csv_bytes(CSV_COLUMNS, rows)
 
 
 async def month_zip(caller: Caller, month: str) -> bytes:
@@ -314,7 +312,7 @@ async def month_zip(caller: Caller, month: str) -> bytes:
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for number, pdf in pdfs:
                 archive.writestr(f"{month}/{number}.pdf", pdf)
-            archive.writestr(f"{month}/documents-{month}.csv", listing.encode("utf-8"))
+            archive.writestr(f"{month}/documents-{month}.csv", listing)
         return buffer.getvalue()
 
     return await asyncio.to_thread(pack)

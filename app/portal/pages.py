@@ -28,15 +28,12 @@ from app.points import services as points
 from app.settings import get_settings
 from app.tickets import points as ticket_points
 from app.tickets import services
-from app.tickets.attachments import MAX_FILES_PER_MESSAGE, Upload, attachment_download
+from app.tickets.attachments import MAX_FILES_PER_MESSAGE, Upload, attachment_download, upload_body_max_bytes
 from app.tickets.tables import CATEGORIES, PRIORITIES, STATUSES
 
 PAGE_SIZE = 25
 RECENT_SIZE = 10
 MY_OPEN_SIZE = 20
-# The most a form with files may send: every file at the limit plus the text fields. A larger
-# body is refused before it is read (413); anything smaller reaches the form's own checks.
-FORM_MAX_BYTES = get_settings().upload_max_bytes * MAX_FILES_PER_MESSAGE + 1024 * 1024
 OPEN_FILTER = ",".join(services.OPEN_STATUSES)
 CUSTOM_FIELD_PREFIX = "custom_fields."
 HISTORY_FILTERS = ("q", "status", "priority", "request_type", "requester", "created_from", "created_to")
@@ -72,7 +69,7 @@ async def read_form(request: HTMXRequest) -> tuple[dict[str, str], list[Upload]]
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             if key == "attachments" and value.filename:
-                uploads.append(Upload(filename=value.filename, data=await value.read()))
+                uploads.append(Upload(filename=value.filename, file=value.file))
         elif isinstance(value, str):
             values[key] = value
     return values, uploads
@@ -195,7 +192,7 @@ class PortalController(Controller):
         found = await services.find_likely_duplicates(caller_of(request), subject[: services.SUBJECT_MAX * 2])
         return fragment("duplicates", duplicates=found, confirm=False)
 
-    @post("/tickets", request_max_body_size=FORM_MAX_BYTES)
+    @post("/tickets", request_max_body_size=upload_body_max_bytes())
     async def create_ticket(self, request: HTMXRequest) -> Template | Redirect:
         caller = caller_of(request)
         values, uploads = await read_form(request)
@@ -259,7 +256,7 @@ class PortalController(Controller):
     async def ticket_page(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template:
         return await self._ticket_page(request, ticket_id)
 
-    @post("/tickets/{ticket_id:int}/messages", request_max_body_size=FORM_MAX_BYTES)
+    @post("/tickets/{ticket_id:int}/messages", request_max_body_size=upload_body_max_bytes())
     async def reply(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
         values, uploads = await read_form(request)
         body = values.get("body", "")

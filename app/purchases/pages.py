@@ -28,6 +28,7 @@ from app.invoices.controllers import pdf_response
 from app.portal.pages import page, wants_fragment
 from app.purchases import services
 from app.settings import get_settings
+from app.tickets.attachments import storage_use
 from billing.documents import yen
 
 REFUSED = (InvalidInput, Conflict, NotAllowed, ServiceUnavailable)
@@ -134,7 +135,8 @@ class PortalPurchaseController(Controller):
         found = await documents.list_documents(caller, documents.DocumentFilters(), cursor or None)
         return await page(
             request, "billing", purchases=await services.purchases_of(caller, caller.organization_id),
-            documents=found, months=documents.statement_months(), first_page=not cursor, **helpers(),
+            documents=found, months=documents.statement_months(), first_page=not cursor,
+            storage=await storage_use(caller, caller.organization_id), **helpers(),
         )
 
     @get("/documents/{document_id:int}", media_type=MediaType.HTML)

@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 import re
 import unicodedata
 import uuid
@@ -44,7 +42,7 @@ from typing import Any
 
 from piccolo.query.functions.aggregate import Count
 
-from app import db
+from app import db, exports
 from app.accounts.caller import Caller
 from app.accounts.services import reject_control_characters
 from app.accounts.tables import STAFF_ROLES, Department, Organization, OrganizationRouting, User
@@ -674,7 +672,7 @@ async def create_ticket(
         caller, subject=subject, body=body, request_type_code=request_type_code, priority=priority,
         category=category, custom_fields=custom_fields, organization_id=organization_id, requester_id=requester_id,
     )
-    stored = await store_uploads(attachments)
+    stored = await store_uploads(caller, attachments)
     try:
         async with db.write_transaction():
             ticket_id = await _insert_ticket(caller, values, stored)
@@ -738,7 +736,7 @@ async def _insert_ticket(caller: Caller, values: dict[str, Any], stored: Sequenc
     await ticket.save()
     detail: dict[str, Any] = {"follow_up_of": values["follow_up_of"]} if values["follow_up_of"] else {}
     await _record(ticket.id, caller.id, "created", detail, now)
-    await record_files(stored, ticket_id=ticket.id, message_id=None, uploaded_by=caller.id, now=now)
+    await record_files(caller, stored, ticket_id=ticket.id, message_id=None, now=now)
     await refresh_search_document(ticket.id)
     mail = await notify.ticket_created_mail(ticket.id)
     # The quote is held in the same transaction: not enough points undoes the whole filing.
@@ -884,7 +882,7 @@ async def add_message(
         raise NotAllowed(_("Only our staff log time spent."))
     if then_status is not None and then_status not in STATUSES:
         raise InvalidInput(_("Unknown status: {status}.", status=then_status), field="status")
-    stored = await store_uploads(attachments)
+    stored = await store_uploads(caller, attachments)
     try:
         async with db.write_transaction():
             return await _add_message(caller, ticket_id, body, internal, minutes, then_status, version, stored)
@@ -913,7 +911,7 @@ async def _add_message(
         ticket=ticket_id, author=caller.id, body=body, internal=internal, minutes_spent=minutes, created_at=now
     )
     await message.save()
-    await record_files(stored, ticket_id=ticket_id, message_id=message.id, uploaded_by=caller.id, now=now)
+    await record_files(caller, stored, ticket_id=ticket_id, message_id=message.id, now=now)
 
     changes: dict[Any, Any] = {}
     moves: list[tuple[str, str, bool]] = []  # (from, to, tell the requester)
@@ -1499,49 +1497,13 @@ def export_values(ticket: TicketSummary) -> list[str]:
     ]
 
 
-def _defuse(value: str) -> str:
-    """Text a spreadsheet would run as a formula gets a leading apostrophe (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def tickets_csv(tickets: Iterable[TicketSummary]) -> bytes:
-    """CSV in UTF-8 with a BOM, so that Excel opens Japanese text correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(export_header())
-    for ticket in tickets:
-        writer.writerow([_defuse(v) for v in export_values(ticket)])
-    return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
-
-
-def tickets_xlsx(tickets: Iterable[TicketSummary]) -> bytes:
-    """An Excel workbook with one sheet of requests; every cell is text (never a formula)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Requests"))
-    sheet.append(export_header())
-
-    def cell(value: str) -> WriteOnlyCell:
-        item = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-        item.data_type = "s"
-        return item
-
-    for ticket in tickets:
-        sheet.append([cell(v) for v in export_values(ticket)])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 async def export_csv(caller: Caller, filters: TicketFilters | None = None) -> bytes:
-    return tickets_csv([t async for t in export_rows(caller, filters)])
+    return exports.csv_bytes(export_header(), [export_values(t) async for t in export_rows(caller, filters)])
 
 
 async def export_xlsx(caller: Caller, filters: TicketFilters | None = None) -> bytes:
-    return tickets_xlsx([t async for t in export_rows(caller, filters)])
+    rows = [export_values(t) async for t in export_rows(caller, filters)]
+    return exports.xlsx_bytes(_("Requests"), export_header(), rows)
 
 
 __all__ = [

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote_from_bytes, urlencode
 
 import httpx
 import pytest
@@ -662,3 +663,63 @@ async def test_no_form_input_makes_a_page_fail(world, browsers):
             if response.status_code >= 500:
                 failures.append(f"{case.who}: POST {case.url} with {label} answered {response.status_code}")
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)
+
+
+# ------------------------------------------------------------------------------------ text that is not UTF-8
+
+
+# "テスト" in Shift_JIS: what an old mail client or a script with the wrong encoding sends.
+SHIFT_JIS = "テスト".encode("shift_jis")
+UNREADABLE = "フォームに読み取れない文字が含まれています"
+
+
+@pytest.mark.parametrize("encoding", ["multipart", "url-encoded"])
+@pytest.mark.parametrize("route", ["new request", "reply"])
+async def test_a_form_field_that_is_not_utf8_is_refused_with_a_message(world, browsers, route, encoding):
+    browser = browsers.customer
+    url = "/portal/tickets" if route == "new request" else f"/portal/tickets/{world.ticket}/messages"
+    fields = {"subject": "件名", "body": SHIFT_JIS, "request_type": "general", "confirm_duplicate": "1"}
+    before = await snapshot()
+    if encoding == "multipart":
+        response = await browser.post(url, data={**fields, "_csrf_token": browser.cookies.get("kippu_csrf")},
+                                      files={"attachments": ("memo.txt", b"file")})
+    else:
+        body = urlencode({**fields, "body": "%BODY%", "_csrf_token": browser.cookies.get("kippu_csrf")})
+        response = await browser.post(url, content=body.replace("%25BODY%25", quote_from_bytes(SHIFT_JIS)),
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400, response.text[:300]
+    assert UNREADABLE in response.text
+    assert await snapshot() == before
+
+
+async def test_every_form_refuses_a_field_that_is_not_utf8_with_400(world, browsers):
+    failures = []
+    for case in form_cases(world):
+        if case.path.startswith("/webhooks/"):
+            continue  # no form: Stripe's notices are read as signed bytes
+        browser = getattr(browsers, case.who)
+        name = next(iter(case.form), "note")
+        data = {**case.form, name: SHIFT_JIS, "_csrf_token": browser.cookies.get("kippu_csrf")}
+        response = await browser.post(case.url, data=data, files={"attachments": ("", b"")})
+        if response.status_code != 400:
+            failures.append(f"{case.who}: POST {case.url} answered {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_the_api_answers_a_form_that_is_not_utf8_with_its_code_and_message(world, browsers, tokens):
+    response = await browsers.anonymous.post(
+        "/api/v1/tickets", content=b"subject=%83e%83X%83g&body=x",
+        headers={**tokens.customer, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "unreadable_form" and UNREADABLE in response.json()["message"]
+
+
+async def test_a_form_sent_by_htmx_that_is_not_utf8_is_refused_too(world, browsers):
+    # HTMX sends the CSRF token in a header, so no middleware reads the form before the handler.
+    browser = browsers.member
+    response = await browser.post(
+        "/account/profile", content=b"name=%83e%83X%83g&locale=ja",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "x-csrftoken": browser.cookies.get("kippu_csrf")},
+    )
+    assert response.status_code == 400 and UNREADABLE in response.text

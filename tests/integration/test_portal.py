@@ -195,9 +195,9 @@ async def test_the_request_page_shows_the_public_thread_and_never_internal_notes
     ticket = await file(world)
     agent = caller(world.agent)
     await services.add_message(agent, ticket.id, "社内メモ: 機種の保守期限切れ", internal=True,
-                               attachments=[Upload("内部資料.txt", b"secret")])
+                               attachments=[Upload.from_bytes("内部資料.txt", b"secret")])
     await services.add_message(agent, ticket.id, "ドライバーを再インストールしてください。",
-                               attachments=[Upload("手順書.pdf", b"%PDF-1.4 steps")])
+                               attachments=[Upload.from_bytes("手順書.pdf", b"%PDF-1.4 steps")])
     note_file = await Attachment.select().where(Attachment.filename == "内部資料.txt").first()
     await sign_in(client, world.customer_a)
 
@@ -320,7 +320,7 @@ async def test_a_status_change_on_a_stale_page_is_refused_with_a_message(client,
 async def test_a_customer_cannot_reach_another_companys_request_in_any_way(client, world):
     theirs = await services.create_ticket(
         caller(world.customer_b), subject="ベータ社のサーバー障害", body="至急お願いします。", request_type_code="general",
-        attachments=[Upload("構成図.pdf", b"%PDF beta")],
+        attachments=[Upload.from_bytes("構成図.pdf", b"%PDF beta")],
     )
     their_file = (await Attachment.select().first())["id"]
     mine = await file(world)

@@ -93,18 +93,18 @@ async def _company(letter: str, mark: str, department, request_type, agent, secr
     async def file(subject: str):
         return await tickets.create_ticket(
             customer, subject=f"{mark} {subject}", body=f"{mark} 本文 {subject} {secret}", request_type_code=request_type.code,
-            attachments=[Upload(f"{mark}-request.txt", f"{mark} request file".encode())],
+            attachments=[Upload.from_bytes(f"{mark}-request.txt", f"{mark} request file".encode())],
         )
 
     new = await file("新しい依頼")
     opened = await file("対応中の依頼")
     reply = await tickets.add_message(
         staff, opened.id, f"{mark} 公開の返信",
-        attachments=[Upload(f"{mark}-reply.txt", f"{mark} reply file".encode())],
+        attachments=[Upload.from_bytes(f"{mark}-reply.txt", f"{mark} reply file".encode())],
     )
     note = await tickets.add_message(
         staff, opened.id, f"{mark} 社内メモ", internal=True,
-        attachments=[Upload(f"{mark}-note.txt", f"{mark} note file".encode())],
+        attachments=[Upload.from_bytes(f"{mark}-note.txt", f"{mark} note file".encode())],
     )
     closed = await file("完了した依頼")
     await tickets.add_message(staff, closed.id, f"{mark} 回答しました")
