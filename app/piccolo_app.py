@@ -1,5 +1,6 @@
 """The one Piccolo app: every table of Kippu and the committed migrations."""
 
+from piccolo.columns import OnDelete
 from piccolo.conf.apps import AppConfig
 
 from app.accounts.tables import (
@@ -14,6 +15,7 @@ from app.accounts.tables import (
 )
 from app.idempotency import IdempotencyRecord
 from app.notifications.tables import OutboxMessage
+from app.schema import with_foreign_keys
 from app.settings import ROOT
 from app.tickets.tables import (
     Attachment,
@@ -48,6 +50,46 @@ from billing.tables import (
 )
 from pricing.tables import PointBundle, PointTableRequestType, PointTableSurcharge, PointTableVersion
 
+# Billing keeps the ids of organisations and users as plain integers (billing never imports app);
+# these are the database's foreign keys from them to app's tables. RESTRICT: an organisation or a
+# user named by the books is never deleted.
+BILLING_REFERENCES = [
+    (PointsAccount.organization, Organization),
+    (LedgerEntry.actor, User),
+    (IssuerProfile.updated_by, User),
+    (Purchase.organization, Organization),
+    (Purchase.requested_by, User),
+    (BillingDocument.organization, Organization),
+    (BillingDocument.issued_by, User),
+    (BillingDocument.voided_by, User),
+    (InvoicePayment.recorded_by, User),
+    (UsageStatement.organization, Organization),
+]
+
+BILLING_TABLES = with_foreign_keys(
+    [
+        PointsAccount,
+        PointLot,
+        PointHold,
+        LedgerEntry,
+        PointAllocation,
+        ExpiryReminder,
+        LedgerJobMark,
+        IssuerProfile,
+        Purchase,
+        BillingDocument,
+        DocumentLine,
+        DocumentTax,
+        DocumentCounter,
+        InvoicePayment,
+        StripeEvent,
+        UsageStatement,
+    ],
+    BILLING_REFERENCES,
+    on_delete=OnDelete.restrict,
+)
+
+# In the order their foreign keys allow (rows are deleted in the reverse order between tests).
 TABLES = [
     Department,
     Organization,
@@ -74,22 +116,7 @@ TABLES = [
     PointChangeRequest,
     PointsPolicy,
     OutboxMessage,
-    PointsAccount,
-    PointLot,
-    PointHold,
-    LedgerEntry,
-    PointAllocation,
-    ExpiryReminder,
-    LedgerJobMark,
-    IssuerProfile,
-    Purchase,
-    BillingDocument,
-    DocumentLine,
-    DocumentTax,
-    DocumentCounter,
-    InvoicePayment,
-    StripeEvent,
-    UsageStatement,
+    *BILLING_TABLES,
 ]
 
 APP_CONFIG = AppConfig(

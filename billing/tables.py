@@ -9,6 +9,11 @@ Database constraints back the invariants: no negative balance or lot, a lot's po
 up, one entry per idempotency key. On PostgreSQL, triggers also refuse any UPDATE or DELETE of an
 entry or allocation and refuse an entry whose running balance does not follow from the previous
 one.
+
+Organisations and users belong to the app. Billing never imports app, so its tables keep their ids
+as plain integers (`organization`, `actor`, `requested_by`, `issued_by`, ...; `default=None`: a
+row must name one when the column is NOT NULL). The app declares the foreign keys from these
+columns to its own tables (`app/piccolo_app.py`), and the database enforces them as before.
 """
 
 from piccolo.columns import Bytea, Date, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
@@ -23,10 +28,7 @@ HOLD_STATUSES = ("held", "captured", "released")
 class PointsAccount(Table, tablename="points_accounts"):
     """One per organisation: its spendable (`available`) and held points."""
 
-    organization = ForeignKey(
-        LazyTableReference("Organization", module_path="app.accounts.tables"),
-        null=False, unique=True, on_delete=OnDelete.restrict,
-    )
+    organization = Integer(unique=True, default=None)
     available = Integer(default=0)
     held = Integer(default=0)
     created_at = Timestamptz()
@@ -133,10 +135,7 @@ class LedgerEntry(Table, tablename="ledger_entries"):
     idempotency_key = Varchar(length=255, unique=True)
     # Hash of the operation and its arguments: the same key reused for another operation is refused.
     fingerprint = Varchar(length=64)
-    actor = ForeignKey(
-        LazyTableReference("User", module_path="app.accounts.tables"),
-        null=True, on_delete=OnDelete.restrict,
-    )
+    actor = Integer(null=True, default=None)
     created_at = Timestamptz()
 
     checks = {
@@ -317,9 +316,7 @@ class IssuerProfile(Table, tablename="issuer_profiles"):
     bank_account = Text(default="")
     payment_terms_days = Integer(default=30)
     tax_rounding = Varchar(length=10, default="down")
-    updated_by = ForeignKey(
-        LazyTableReference("User", module_path="app.accounts.tables"), null=True, on_delete=OnDelete.restrict,
-    )
+    updated_by = Integer(null=True, default=None)
     created_at = Timestamptz()
 
     checks = {
@@ -336,13 +333,8 @@ class Purchase(Table, tablename="purchases"):
     of the price list never changes a purchase. A paid purchase has its lot of points.
     """
 
-    organization = ForeignKey(
-        LazyTableReference("Organization", module_path="app.accounts.tables"),
-        null=False, on_delete=OnDelete.restrict, index=True,
-    )
-    requested_by = ForeignKey(
-        LazyTableReference("User", module_path="app.accounts.tables"), null=True, on_delete=OnDelete.restrict,
-    )
+    organization = Integer(index=True, default=None)
+    requested_by = Integer(null=True, default=None)
     # The form's or the API call's key: submitting the same purchase twice buys once.
     request_key = Varchar(length=255, null=True, default=None, unique=True)
     bundle_code = Varchar(length=32)
@@ -403,10 +395,7 @@ class BillingDocument(Table, tablename="billing_documents"):
     number = Varchar(length=20, unique=True)
     year = Integer()
     sequence = Integer()
-    organization = ForeignKey(
-        LazyTableReference("Organization", module_path="app.accounts.tables"),
-        null=False, on_delete=OnDelete.restrict, index=True,
-    )
+    organization = Integer(index=True, default=None)
     purchase = ForeignKey(Purchase, null=True, on_delete=OnDelete.restrict, index=True)
     # NO ACTION, not RESTRICT: SQLite checks RESTRICT row by row, and documents are never deleted.
     original = ForeignKey(
@@ -433,14 +422,10 @@ class BillingDocument(Table, tablename="billing_documents"):
     note = Text(default="")
     pdf = Bytea(null=True, default=None)
     pdf_sha256 = Varchar(length=64, null=True, default=None)
-    issued_by = ForeignKey(
-        LazyTableReference("User", module_path="app.accounts.tables"), null=True, on_delete=OnDelete.restrict,
-    )
+    issued_by = Integer(null=True, default=None)
     void_reason = Text(default="")
     voided_at = Timestamptz(null=True, default=None)
-    voided_by = ForeignKey(
-        LazyTableReference("User", module_path="app.accounts.tables"), null=True, on_delete=OnDelete.restrict,
-    )
+    voided_by = Integer(null=True, default=None)
     created_at = Timestamptz()
 
     checks = {
@@ -545,9 +530,7 @@ class InvoicePayment(Table, tablename="invoice_payments"):
     note = Text(default="")
     # The form's key: the same payment submitted twice is recorded once.
     request_key = Varchar(length=255, null=True, default=None, unique=True)
-    recorded_by = ForeignKey(
-        LazyTableReference("User", module_path="app.accounts.tables"), null=True, on_delete=OnDelete.restrict,
-    )
+    recorded_by = Integer(null=True, default=None)
     created_at = Timestamptz()
 
     checks = {"invoice_payment_positive": "amount_jpy > 0"}
@@ -565,10 +548,7 @@ class StripeEvent(Table, tablename="stripe_events"):
 class UsageStatement(Table, tablename="usage_statements"):
     """An organisation's usage statement (利用明細書) for a month that has ended, as issued."""
 
-    organization = ForeignKey(
-        LazyTableReference("Organization", module_path="app.accounts.tables"),
-        null=False, on_delete=OnDelete.restrict,
-    )
+    organization = Integer(default=None)
     month = Varchar(length=7)
     opening_points = Integer()
     closing_points = Integer()

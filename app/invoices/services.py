@@ -670,11 +670,14 @@ async def issuer_ready() -> bool:
 
 async def issuer_profile(caller: Caller) -> IssuerProfileView | None:
     _requires_admin(caller)
-    row = await IssuerProfile.select(
-        *IssuerProfile.all_columns(), IssuerProfile.updated_by.name.as_alias("changed_by")
-    ).order_by(IssuerProfile.id, ascending=False).first()
-    if row is None:
+    # Joined here: billing's issuer profile keeps only the user's id (billing does not know app's users).
+    rows = await IssuerProfile.raw(
+        "SELECT p.*, u.name AS changed_by FROM issuer_profiles p LEFT JOIN users u ON u.id = p.updated_by "
+        "ORDER BY p.id DESC LIMIT 1"
+    )
+    if not rows:
         return None
+    row = rows[0]
     return IssuerProfileView(
         settings=IssuerSettings(
             name=row["name"], registration_number=row["registration_number"], address=row["address"],
