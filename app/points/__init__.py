@@ -1,0 +1,1 @@
+"""Points seen from the app: balances, history, adjustments, the price table (API and pages)."""
