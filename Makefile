@@ -10,7 +10,7 @@ PORT ?= 8000
 # Where the app is reached: printed with the demo logins and used in mail links.
 BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test test-postgres setup system-packages python-packages frontend-packages
+.PHONY: run test test-postgres lint setup system-packages python-packages frontend-packages
 
 # Migrate, load the demo once (a second run changes nothing), print the URL and the demo
 # logins, then serve until Ctrl-C. `make run PORT=8765` serves elsewhere.
@@ -22,11 +22,16 @@ run: setup
 # One pytest-xdist worker per core; a test file stays on one worker (its module fixtures are built once).
 PYTEST := $(BIN)/pytest -n auto --dist loadfile
 
-test: setup
+test: setup lint
 	$(PYTEST)
 
-test-postgres: setup
+test-postgres: setup lint
 	KIPPU_TEST_POSTGRES=$(TEST_POSTGRES) $(PYTEST)
+
+# The import contracts of pyproject.toml ([tool.importlinter]): the layers app -> billing -> pricing,
+# no cycles, what the app's packages may import. Fails the test command on any breach.
+lint: python-packages
+	$(BIN)/lint-imports --no-cache --no-logo
 
 setup: system-packages python-packages frontend-packages
 
