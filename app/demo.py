@@ -41,8 +41,8 @@ from app.i18n import _
 from app.notifications.tables import OutboxMessage
 from app.settings import get_settings
 from app.tickets import points as ticket_points
-from app.tickets import services as tickets
 from app.tickets.attachments import Upload
+from app.tickets.services import classification, filing, reading, thread, workflow
 from app.tickets.tables import Attachment, PointChangeRequest, Ticket, TicketEvent, TicketMessage
 from billing import clock, ledger, purchases
 from billing.invoicing import documents_of_purchase
@@ -932,7 +932,7 @@ async def _perform(world: _World, step: _Step, ticket_ids: dict[int, int]) -> No
             day = (step.at + timedelta(days=scenario.preferred_in_days)).astimezone(get_settings().zone).date()
             custom["preferred_date"] = day.isoformat()
         requester = world.users[scenario.by]
-        ticket = await tickets.create_ticket(
+        ticket = await filing.create_ticket(
             caller, subject=scenario.subject, body=scenario.body, request_type_code=scenario.type,
             priority=scenario.priority, category=scenario.category, custom_fields=custom,
             organization_id=requester.organization_id if caller.is_staff else None,
@@ -943,26 +943,26 @@ async def _perform(world: _World, step: _Step, ticket_ids: dict[int, int]) -> No
         return
     ticket_id = ticket_ids[step.scenario]
     if step.action in ("take", "assign", "move"):
-        version = (await tickets.ticket_summary(caller, ticket_id)).version
+        version = (await reading.ticket_summary(caller, ticket_id)).version
         if step.action == "take":
-            await tickets.take(caller, ticket_id, version=version)
+            await workflow.take(caller, ticket_id, version=version)
         elif step.action == "assign":
-            await tickets.assign(caller, ticket_id, world.users[payload["to"]].id, version=version)
+            await workflow.assign(caller, ticket_id, world.users[payload["to"]].id, version=version)
         else:
-            await tickets.update_fields(
+            await classification.update_fields(
                 caller, ticket_id, version=version, department_id=world.departments[payload["department"]]
             )
     elif step.action == "note":
-        await tickets.add_message(caller, ticket_id, payload["text"], internal=True, minutes_spent=payload["minutes"])
+        await thread.add_message(caller, ticket_id, payload["text"], internal=True, minutes_spent=payload["minutes"])
     elif step.action == "reply":
         text = payload["text"]
         if caller.is_staff:
             text = _staff_letter(world.users[scenario.by].name, PEOPLE[step.actor], text)
-        await tickets.add_message(
+        await thread.add_message(
             caller, ticket_id, text, minutes_spent=payload.get("minutes", 0), then_status=payload.get("then"),
         )
     elif step.action == "status":
-        await tickets.change_status(caller, ticket_id, payload["status"])
+        await workflow.change_status(caller, ticket_id, payload["status"])
     elif step.action == "overage":
         await ticket_points.request_overage(caller, ticket_id, payload["minutes"], payload["reason"])
     elif step.action == "waive":

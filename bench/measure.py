@@ -66,7 +66,7 @@ async def prepare(database_url: str) -> dict:
     import asyncpg
 
     from app.accounts.tokens import create_token
-    from app.tickets.services import encode_cursor
+    from app.tickets.services.filters import encode_cursor
 
     connection = await asyncpg.connect(database_url)
     admin = await connection.fetchval("SELECT id FROM users WHERE role = 'admin' ORDER BY id LIMIT 1")

@@ -1,7 +1,7 @@
 """The staff console (/console): the home screen, the queue with its filters and exports, and the
 request page where an agent takes, assigns, reclassifies, answers and notes a request.
 
-Handlers parse the form, call one service of app/tickets/services.py and render. Every change
+Handlers parse the form, call one service of app/tickets/services/ and render. Every change
 carries the `version` the agent saw; a change refused by the service (a stale view, a status the
 machine does not allow, a bad value) shows the request page again, reloaded, with the message,
 and keeps what the agent typed into the reply box.
@@ -29,8 +29,10 @@ from app.errors import Conflict, InsufficientPoints, InvalidInput, KippuError, N
 from app.i18n import _
 from app.schema import MAX_ID
 from app.settings import get_settings
-from app.tickets import points, services
+from app.tickets import points
 from app.tickets.attachments import Upload, attachment_download, upload_body_max_bytes
+from app.tickets.services import choices, classification, exports, reading, rules, thread, watchers, workflow
+from app.tickets.services.results import TicketFilters
 from app.tickets.tables import CATEGORIES, PRIORITIES, STATUSES
 
 QUEUE_PAGE_SIZE = 50
@@ -44,9 +46,9 @@ FILTER_KEYS = (
 )
 
 LABELS = {
-    "status_label": services.status_label,
-    "priority_label": services.priority_label,
-    "category_label": services.category_label,
+    "status_label": rules.status_label,
+    "priority_label": rules.priority_label,
+    "category_label": rules.category_label,
 }
 
 
@@ -103,9 +105,9 @@ class QueueQuery:
         statuses = [s.strip() for item in params.getall("status", []) for s in item.split(",") if s.strip()]
         return cls(values=values, statuses=statuses, cursor=(params.get("cursor") or "").strip())
 
-    def filters(self) -> services.TicketFilters:
+    def filters(self) -> TicketFilters:
         v = self.values
-        return services.TicketFilters(
+        return TicketFilters(
             q=v["q"] or None,
             status=self.statuses or None,
             priority=v["priority"] or None,
@@ -157,7 +159,7 @@ async def _queue_choices(caller: Caller) -> dict[str, Any]:
         "organizations": await _organizations(caller),
         "departments": await people.list_departments(caller),
         "staff": await people.list_staff(caller, include_inactive=False),
-        "request_types": await services.request_type_choices(caller, include_inactive=True),
+        "request_types": await choices.request_type_choices(caller, include_inactive=True),
         "statuses": STATUSES,
         "priorities": PRIORITIES,
     }
@@ -178,18 +180,18 @@ class ConsoleController(Controller):
     async def home(self, request: Request) -> Template:
         """Like e2-support's TOP screen: counts by status, urgent and overdue first, then mine."""
         caller = caller_of(request)
-        mine = await services.list_tickets(
-            caller, services.TicketFilters(assignee="me", status=services.OPEN_STATUSES), limit=HOME_LIST_LIMIT
+        mine = await reading.list_tickets(
+            caller, TicketFilters(assignee="me", status=rules.OPEN_STATUSES), limit=HOME_LIST_LIMIT
         )
         return Template(
             "console/home.html.jinja2",
             context={
                 "section": "home",
                 # Capped, so the screen costs the same with a million closed requests.
-                "counts": await services.status_counts_capped(caller),
-                "count_cap": services.STATUS_COUNT_CAP,
-                "urgent": await services.urgent_tickets(caller, limit=HOME_LIST_LIMIT),
-                "overdue": await services.overdue_tickets(caller, limit=HOME_LIST_LIMIT),
+                "counts": await reading.status_counts_capped(caller),
+                "count_cap": reading.STATUS_COUNT_CAP,
+                "urgent": await reading.urgent_tickets(caller, limit=HOME_LIST_LIMIT),
+                "overdue": await reading.overdue_tickets(caller, limit=HOME_LIST_LIMIT),
                 "mine": mine.items,
                 "mine_more": mine.next_cursor is not None,
                 "now": datetime.now(UTC),
@@ -207,7 +209,7 @@ class ConsoleController(Controller):
         query = QueueQuery.from_params(request.query_params)
         page, error = None, None
         try:
-            page = await services.list_tickets(caller, query.filters(), query.cursor or None, QUEUE_PAGE_SIZE)
+            page = await reading.list_tickets(caller, query.filters(), query.cursor or None, QUEUE_PAGE_SIZE)
         except InvalidInput as exc:
             error = exc.message
         context = {
@@ -227,10 +229,10 @@ class ConsoleController(Controller):
         caller = caller_of(request)
         filters = QueueQuery.from_params(request.query_params).filters()
         if extension == "csv":
-            content = await services.export_csv(caller, filters)
+            content = await exports.export_csv(caller, filters)
             media_type = "text/csv; charset=utf-8"
         else:
-            content = await services.export_xlsx(caller, filters)
+            content = await exports.export_xlsx(caller, filters)
             media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         name = f"requests-{datetime.now(get_settings().zone):%Y%m%d-%H%M}.{extension}"
         return Response(
@@ -255,7 +257,7 @@ class ConsoleController(Controller):
         reply: Mapping[str, Any] | None = None,
     ) -> Template:
         caller = caller_of(request)
-        ticket = await services.get_ticket(caller, ticket_id)
+        ticket = await reading.get_ticket(caller, ticket_id)
         return Template(
             "console/ticket.html.jinja2",
             context={
@@ -265,7 +267,7 @@ class ConsoleController(Controller):
                 "departments": await people.list_departments(caller),
                 # Reclassifying prices by the request's own point table version: its types.
                 "request_types": await points.types_of_version(await points.price_version_of(ticket.id)),
-                "custom_fields": await services.custom_field_definitions(caller),
+                "custom_fields": await choices.custom_field_definitions(caller),
                 "categories": CATEGORIES,
                 "priorities": PRIORITIES,
                 "error": error.message if error else None,
@@ -274,7 +276,7 @@ class ConsoleController(Controller):
                 "reply": dict(reply or {}),
                 "now": datetime.now(UTC),
                 "flash": pop_flash(request),
-                "watchers": await services.watchers(caller, ticket_id),
+                "watchers": await watchers.watchers(caller, ticket_id),
                 "watch_base": f"/console/tickets/{ticket_id}",
                 **LABELS,
             },
@@ -298,12 +300,12 @@ class ConsoleController(Controller):
 
     @post("/tickets/{ticket_id:int}/watch")
     async def watch(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
-        await services.watch(caller_of(request), ticket_id)
+        await watchers.watch(caller_of(request), ticket_id)
         return await self._watchers(request, ticket_id, _("You are now watching this request."))
 
     @post("/tickets/{ticket_id:int}/unwatch")
     async def unwatch(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
-        await services.unwatch(caller_of(request), ticket_id)
+        await watchers.unwatch(caller_of(request), ticket_id)
         return await self._watchers(request, ticket_id, _("You stopped watching this request."))
 
     async def _watchers(self, request: HTMXRequest, ticket_id: int, done: str) -> Template | Redirect:
@@ -311,7 +313,7 @@ class ConsoleController(Controller):
         if request.htmx and not request.htmx.history_restore_request:
             return Template("portal/partials/watchers.html.jinja2", context={
                 "ticket_id": ticket_id, "watch_base": f"/console/tickets/{ticket_id}",
-                "watchers": await services.watchers(caller_of(request), ticket_id),
+                "watchers": await watchers.watchers(caller_of(request), ticket_id),
             }, status_code=200)
         flash(request, done)
         return Redirect(path=f"/console/tickets/{ticket_id}", status_code=303)
@@ -321,7 +323,7 @@ class ConsoleController(Controller):
         caller, form = caller_of(request), await request.form()
 
         async def change():
-            await services.take(caller, ticket_id, version=_version(form))
+            await workflow.take(caller, ticket_id, version=_version(form))
 
         return await self._change(request, ticket_id, change, _("You now hold this request."))
 
@@ -330,7 +332,7 @@ class ConsoleController(Controller):
         caller, form = caller_of(request), await request.form()
 
         async def change():
-            await services.assign(caller, ticket_id, _id(form.get("assignee"), "assignee"), version=_version(form))
+            await workflow.assign(caller, ticket_id, _id(form.get("assignee"), "assignee"), version=_version(form))
 
         return await self._change(request, ticket_id, change, _("The assignee was changed."))
 
@@ -340,10 +342,10 @@ class ConsoleController(Controller):
         status = str(form.get("status") or "")
 
         async def change():
-            await services.change_status(caller, ticket_id, status, version=_version(form))
+            await workflow.change_status(caller, ticket_id, status, version=_version(form))
 
         return await self._change(
-            request, ticket_id, change, _("The status is now {status}.", status=services.status_label(status))
+            request, ticket_id, change, _("The status is now {status}.", status=rules.status_label(status))
         )
 
     @post("/tickets/{ticket_id:int}/fields")
@@ -351,7 +353,7 @@ class ConsoleController(Controller):
         caller, form = caller_of(request), await request.form()
 
         async def change():
-            await services.update_fields(
+            await classification.update_fields(
                 caller, ticket_id, version=_version(form),
                 priority=str(form.get("priority") or "") or None,
                 category=str(form.get("category") or "") or None,
@@ -407,7 +409,7 @@ class ConsoleController(Controller):
         values = {key[3:]: value for key, value in form.items() if key.startswith("cf.")}
 
         async def change():
-            await services.update_custom_fields(caller, ticket_id, values, version=_version(form))
+            await classification.update_custom_fields(caller, ticket_id, values, version=_version(form))
 
         return await self._change(request, ticket_id, change, _("The custom fields were saved."))
 
@@ -424,7 +426,7 @@ class ConsoleController(Controller):
         }
 
         async def change():
-            await services.add_message(
+            await thread.add_message(
                 caller, ticket_id, reply["body"], internal=internal, minutes_spent=_minutes(reply["minutes_spent"]),
                 then_status=reply["then_status"] or None, version=_version(form),
                 attachments=_uploads(form.getall("attachments", [])),

@@ -1,7 +1,7 @@
 """The customer portal (/portal): home, filing a request, a request with its thread, the company's
 request history, and attachment downloads.
 
-Every page calls the ticket services (app/tickets/services.py, app/tickets/attachments.py), which
+Every page calls the ticket services (app/tickets/services/, app/tickets/attachments.py), which
 authorise by organisation: another company's request does not exist for a customer (404). A
 refused form is shown again with the message next to its field and what was typed kept.
 """
@@ -27,14 +27,15 @@ from app.i18n import _
 from app.points import services as points
 from app.settings import get_settings
 from app.tickets import points as ticket_points
-from app.tickets import services
 from app.tickets.attachments import MAX_FILES_PER_MESSAGE, Upload, attachment_download, upload_body_max_bytes
+from app.tickets.services import choices, filing, reading, rules, thread, validation, watchers, workflow
+from app.tickets.services.results import TicketFilters
 from app.tickets.tables import CATEGORIES, PRIORITIES, STATUSES
 
 PAGE_SIZE = 25
 RECENT_SIZE = 10
 MY_OPEN_SIZE = 20
-OPEN_FILTER = ",".join(services.OPEN_STATUSES)
+OPEN_FILTER = ",".join(rules.OPEN_STATUSES)
 CUSTOM_FIELD_PREFIX = "custom_fields."
 HISTORY_FILTERS = ("q", "status", "priority", "request_type", "requester", "created_from", "created_to")
 
@@ -92,9 +93,9 @@ def parse_version(value: str) -> int | None:
 
 def template_helpers() -> dict[str, Any]:
     return {
-        "status_label": services.status_label,
-        "priority_label": services.priority_label,
-        "category_label": services.category_label,
+        "status_label": rules.status_label,
+        "priority_label": rules.priority_label,
+        "category_label": rules.category_label,
     }
 
 
@@ -136,14 +137,14 @@ class PortalController(Controller):
     @get("/")
     async def portal_home(self, request: HTMXRequest) -> Template:
         caller = caller_of(request)
-        mine = await services.list_tickets(
-            caller, services.TicketFilters(requester="me", status=services.OPEN_STATUSES), limit=MY_OPEN_SIZE
+        mine = await reading.list_tickets(
+            caller, TicketFilters(requester="me", status=rules.OPEN_STATUSES), limit=MY_OPEN_SIZE
         )
-        recent = await services.list_tickets(caller, services.TicketFilters(), limit=RECENT_SIZE)
-        counts = await services.counts_by_status(caller)
+        recent = await reading.list_tickets(caller, TicketFilters(), limit=RECENT_SIZE)
+        counts = await reading.counts_by_status(caller)
         return await page(
             request, "home", my_open=mine.items, my_open_more=mine.next_cursor is not None,
-            recent=recent.items, counts=counts, open_count=sum(counts[s] for s in services.OPEN_STATUSES),
+            recent=recent.items, counts=counts, open_count=sum(counts[s] for s in rules.OPEN_STATUSES),
             open_filter=OPEN_FILTER,
         )
 
@@ -166,7 +167,7 @@ class PortalController(Controller):
             price=await ticket_points.filing_price(caller, values.get("request_type"), values["priority"]),
             balance_path=ticket_points.BALANCE_PATH,
             request_types=await ticket_points.fileable_types(),
-            custom_fields=await services.custom_field_inputs(caller),
+            custom_fields=await choices.custom_field_inputs(caller),
             priorities=PRIORITIES,
             categories=CATEGORIES,
             limits=limits_text(),
@@ -189,7 +190,7 @@ class PortalController(Controller):
     @get("/tickets/duplicates")
     async def duplicate_warning(self, request: HTMXRequest, subject: FromQuery[str] = "") -> Template:
         """The "a similar open request exists" notice under the subject, refreshed as it is typed."""
-        found = await services.find_likely_duplicates(caller_of(request), subject[: services.SUBJECT_MAX * 2])
+        found = await filing.find_likely_duplicates(caller_of(request), subject[: validation.SUBJECT_MAX * 2])
         return fragment("duplicates", duplicates=found, confirm=False)
 
     @post("/tickets", request_max_body_size=upload_body_max_bytes())
@@ -197,7 +198,7 @@ class PortalController(Controller):
         caller = caller_of(request)
         values, uploads = await read_form(request)
         if values.get("confirm_duplicate") != "1":
-            duplicates = await services.find_likely_duplicates(caller, values.get("subject", "")[: services.SUBJECT_MAX * 2])
+            duplicates = await filing.find_likely_duplicates(caller, values.get("subject", "")[: validation.SUBJECT_MAX * 2])
             if duplicates:
                 return await self._new_form(
                     request, 409, values=values, duplicates=duplicates, files_dropped=bool(uploads)
@@ -208,7 +209,7 @@ class PortalController(Controller):
             if key.startswith(CUSTOM_FIELD_PREFIX)
         }
         try:
-            ticket = await services.create_ticket(
+            ticket = await filing.create_ticket(
                 caller,
                 subject=values.get("subject", ""),
                 body=values.get("body", ""),
@@ -236,7 +237,7 @@ class PortalController(Controller):
         reply_errors: Mapping[str, str] | None = None, reply_body: str = "", status_error: str | None = None,
         points_error: str | None = None,
     ) -> Template:
-        detail = await services.get_ticket(caller_of(request), ticket_id)
+        detail = await reading.get_ticket(caller_of(request), ticket_id)
         return await page(
             request, "ticket", status_code,
             ticket=detail,
@@ -248,7 +249,7 @@ class PortalController(Controller):
             balance_path=ticket_points.BALANCE_PATH,
             limits=limits_text(),
             accept=accept_attribute(),
-            watchers=await services.watchers(caller_of(request), ticket_id),
+            watchers=await watchers.watchers(caller_of(request), ticket_id),
             watch_base=f"/portal/tickets/{ticket_id}",
         )
 
@@ -262,7 +263,7 @@ class PortalController(Controller):
         body = values.get("body", "")
         try:
             # No version check: a customer's reply adds to the thread and never overwrites anything.
-            outcome = await services.add_message(caller_of(request), ticket_id, body, attachments=uploads)
+            outcome = await thread.add_message(caller_of(request), ticket_id, body, attachments=uploads)
         except KippuError as exc:
             if not _refused(exc):
                 raise
@@ -283,7 +284,7 @@ class PortalController(Controller):
         values, _files = await read_form(request)
         status = values.get("status", "").strip()
         try:
-            ticket = await services.change_status(
+            ticket = await workflow.change_status(
                 caller_of(request), ticket_id, status, version=parse_version(values.get("version", ""))
             )
         except KippuError as exc:
@@ -295,24 +296,24 @@ class PortalController(Controller):
         elif ticket.status == "cancelled":
             flash(request, _("The request was cancelled."))
         else:
-            flash(request, _("The status is now {status}.", status=services.status_label(ticket.status)))
+            flash(request, _("The status is now {status}.", status=rules.status_label(ticket.status)))
         return Redirect(path=f"/portal/tickets/{ticket_id}")
 
     @post("/tickets/{ticket_id:int}/watch")
     async def watch(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
-        await services.watch(caller_of(request), ticket_id)
+        await watchers.watch(caller_of(request), ticket_id)
         return await self._watchers(request, ticket_id, _("You are now watching this request."))
 
     @post("/tickets/{ticket_id:int}/unwatch")
     async def unwatch(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
-        await services.unwatch(caller_of(request), ticket_id)
+        await watchers.unwatch(caller_of(request), ticket_id)
         return await self._watchers(request, ticket_id, _("You stopped watching this request."))
 
     async def _watchers(self, request: HTMXRequest, ticket_id: int, done: str) -> Template | Redirect:
         """After (un)watching: the watchers box for an HTMX swap, else back to the request page."""
         if wants_fragment(request):
             return fragment("watchers", ticket_id=ticket_id, watch_base=f"/portal/tickets/{ticket_id}",
-                            watchers=await services.watchers(caller_of(request), ticket_id))
+                            watchers=await watchers.watchers(caller_of(request), ticket_id))
         flash(request, done)
         return Redirect(path=f"/portal/tickets/{ticket_id}")
 
@@ -391,12 +392,12 @@ class PortalController(Controller):
         items: list = []
         next_cursor = None
         try:
-            filters = services.TicketFilters(
+            filters = TicketFilters(
                 q=q.strip() or None, status=status or None, priority=priority or None,
                 request_type=request_type.strip() or None, requester=requester.strip() or None,
                 created_from=parse_day(created_from, "created_from"), created_to=parse_day(created_to, "created_to"),
             )
-            result = await services.list_tickets(caller, filters, cursor.strip() or None, PAGE_SIZE)
+            result = await reading.list_tickets(caller, filters, cursor.strip() or None, PAGE_SIZE)
             items, next_cursor = result.items, result.next_cursor
         except InvalidInput as exc:
             errors = form_errors(exc)
@@ -413,10 +414,10 @@ class PortalController(Controller):
             request, "tickets", 422 if errors else 200,
             filters=chosen,
             status_options=[(OPEN_FILTER, _("Not finished (new, open, waiting)"))]
-            + [(s, services.status_label(s)) for s in STATUSES],
-            priority_options=[(p, services.priority_label(p)) for p in PRIORITIES],
-            request_type_options=[(t.code, t.name) for t in await services.request_type_choices()],
+            + [(s, rules.status_label(s)) for s in STATUSES],
+            priority_options=[(p, rules.priority_label(p)) for p in PRIORITIES],
+            request_type_options=[(t.code, t.name) for t in await choices.request_type_choices()],
             requester_options=[("me", _("Me"))]
-            + [(str(p.id), p.name) for p in await services.requester_choices(caller)],
+            + [(str(p.id), p.name) for p in await choices.requester_choices(caller)],
             **results,
         )

@@ -441,11 +441,12 @@ def may_decide(caller: Caller, ticket: dict[str, Any]) -> bool:
 
 async def decide_change(caller: Caller, ticket_id: int, change_id: int, *, approve: bool) -> ChangeView:
     """Approve (the hold grows, the new classification applies) or decline (nothing changes)."""
-    from app.tickets import services as tickets
+    from app.tickets.services._rows import lock, request_type_id
+    from app.tickets.services.classification import apply_classification
 
     now = datetime.now(UTC)
     async with db.write_transaction():
-        row = await tickets.lock_ticket(caller, ticket_id)
+        row = await lock(caller, ticket_id, None)
         change = await PointChangeRequest.select().where(
             (PointChangeRequest.id == change_id) & (PointChangeRequest.ticket == ticket_id)
         ).first()
@@ -463,8 +464,8 @@ async def decide_change(caller: Caller, ticket_id: int, change_id: int, *, appro
                 ))
             await _move_hold(hold["id"], row, change["to_points"] - change["from_points"], change_id, caller.id,
                              change["reason"])
-            to_type = await tickets.request_type_id(change["to_request_type"], active_only=False)
-            await tickets.apply_classification(
+            to_type = await request_type_id(change["to_request_type"], active_only=False)
+            await apply_classification(
                 caller, row, request_type_id=to_type, priority=change["to_priority"],
                 extra_minutes=change["to_extra_minutes"], quoted_points=change["to_points"], now=now,
             )
@@ -485,14 +486,14 @@ async def decide_change(caller: Caller, ticket_id: int, change_id: int, *, appro
 
 async def waive(caller: Caller, ticket_id: int, reason: str, *, version: int | None = None) -> None:
     """Release the request's held points (the vendor does not charge it), with a reason."""
-    from app.tickets import services as tickets
+    from app.tickets.services._rows import lock, touch
 
     if not caller.is_staff:
         raise NotAllowed(_("Only our staff can waive the charge of a request."))
     reason = clean_reason(reason, required=True)
     now = datetime.now(UTC)
     async with db.write_transaction():
-        row = await tickets.lock_ticket(caller, ticket_id, version)
+        row = await lock(caller, ticket_id, version)
         hold = await _open_hold(ticket_id)
         if hold is None:
             raise IllegalTransition(_(
@@ -510,7 +511,7 @@ async def waive(caller: Caller, ticket_id: int, reason: str, *, version: int | N
             )
         except LedgerError as exc:
             raise from_domain(exc) from exc
-        await tickets.touch(row, now)
+        await touch(row, now)
         await _event(ticket_id, caller.id, "points_waived", {"points": hold["points"], "reason": reason}, now)
 
 
@@ -518,7 +519,9 @@ async def request_overage(
     caller: Caller, ticket_id: int, minutes: Any, reason: str, *, version: int | None = None
 ) -> Requote:
     """An agent asks for `minutes` more work beyond what the request type includes."""
-    from app.tickets import services as tickets
+    from app.tickets.services._rows import lock, touch
+    from app.tickets.services.classification import apply_classification
+    from app.tickets.services.rules import status_label
 
     if not caller.is_staff:
         raise NotAllowed(_("Only our staff can ask for extra time."))
@@ -526,22 +529,22 @@ async def request_overage(
     reason = clean_reason(reason, required=True)
     now = datetime.now(UTC)
     async with db.write_transaction():
-        row = await tickets.lock_ticket(caller, ticket_id, version)
+        row = await lock(caller, ticket_id, version)
         if row["status"] in ("closed", "cancelled"):
             raise IllegalTransition(_("A {status} request takes no extra time.",
-                                      status=tickets.status_label(row["status"])), field="extra_minutes")
+                                      status=status_label(row["status"])), field="extra_minutes")
         code = (await _codes([row["request_type"]]))[row["request_type"]]
         outcome = await requote(
             caller, row, kind="overage", to_code=code, to_priority=row["priority"],
             to_extra_minutes=row["extra_minutes"] + minutes, reason=reason, now=now,
         )
         if outcome.applied:
-            await tickets.apply_classification(
+            await apply_classification(
                 caller, row, request_type_id=row["request_type"], priority=row["priority"],
                 extra_minutes=row["extra_minutes"] + minutes, quoted_points=outcome.to_points, now=now,
             )
         else:
-            await tickets.touch(row, now)
+            await touch(row, now)
     return outcome
 
 

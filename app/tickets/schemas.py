@@ -9,21 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from app.schema import MAX_ID
 from app.tickets.points import ChangeView, PointsStory
-from app.tickets.services import (
-    BODY_MAX,
-    MINUTES_MAX,
-    SUBJECT_MAX,
+from app.tickets.services.history import EventView
+from app.tickets.services.results import (
     AttachmentView,
-    EventView,
     MessageView,
     ReplyOutcome,
     TicketDetail,
     TicketPage,
     TicketSummary,
-    category_label,
-    priority_label,
-    status_label,
 )
+from app.tickets.services.rules import category_label, priority_label, status_label
+from app.tickets.services.validation import BODY_MAX, MINUTES_MAX, SUBJECT_MAX
 
 PriorityName = Literal["urgent", "normal", "low"]
 CategoryName = Literal["question", "incident", "change_request", "notice", "other"]

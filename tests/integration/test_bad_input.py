@@ -30,7 +30,7 @@ from app import db
 from app.accounts.tokens import create_token
 from app.server import create_app
 from app.tickets import points as ticket_points
-from app.tickets import services as tickets
+from app.tickets.services import filing, thread
 from app.tickets.tables import Ticket
 from billing import clock, purchases
 from billing.invoicing import documents_of_purchase
@@ -88,10 +88,10 @@ async def world(database):
         staff_victim=await make_user("agent", email="bad-staff-victim@example.jp"),
         field_id=(await make_custom_field("spare", "text")).id,
     )
-    ticket = await tickets.create_ticket(
+    ticket = await filing.create_ticket(
         caller(w.customer), subject="入力検査の依頼", body="本文", request_type_code="general"
     )
-    await tickets.add_message(caller(w.agent), ticket.id, "回答します")
+    await thread.add_message(caller(w.agent), ticket.id, "回答します")
     w.ticket = ticket.id
     await ticket_points.request_overage(caller(w.agent), ticket.id, 60, "追加作業")
     w.change = (await ticket_points.pending_change_of(ticket.id)).id

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import openpyxl
 import pytest
 
-from app.tickets import services
+from app.tickets.services import classification, filing, reading, thread, workflow
 from app.tickets.tables import Ticket
 from tests.factories import caller, make_request_type, make_support_world, sign_in
 
@@ -21,7 +21,7 @@ async def world():
 
 
 async def file(world, who=None, subject="プリンターに接続できません", body="昨日から印刷できません。", **extra):
-    return await services.create_ticket(
+    return await filing.create_ticket(
         caller(who or world.customer_a), subject=subject, body=body, request_type_code="general", **extra
     )
 
@@ -71,9 +71,9 @@ async def test_the_home_screen_counts_by_status_and_puts_urgent_and_overdue_firs
     late = await file(world, subject="請求書の再発行")
     await Ticket.update({Ticket.resolution_due_at: datetime.now(UTC) - timedelta(hours=1)}).where(Ticket.id == late.id)
     mine = await file(world, subject="パスワード再設定", who=world.customer_b)
-    await services.take(agent, mine.id, version=1)
+    await workflow.take(agent, mine.id, version=1)
     done = await file(world, subject="完了済みの件")
-    await services.add_message(agent, done.id, "対応しました。", then_status="resolved")
+    await thread.add_message(agent, done.id, "対応しました。", then_status="resolved")
 
     await sign_in(client, world.agent)
     page = await client.get("/console")
@@ -92,10 +92,10 @@ async def test_status_counts_stop_at_a_cap_so_the_home_screen_stays_cheap(world)
     for i in range(3):
         await file(world, subject=f"件名{i}")
     await file(world, who=world.customer_b)
-    counts = await services.status_counts_capped(caller(world.agent), cap=2)
+    counts = await reading.status_counts_capped(caller(world.agent), cap=2)
     assert counts["new"] == 3 and counts["closed"] == 0  # 3 means "more than 2"
-    assert (await services.status_counts_capped(caller(world.agent)))["new"] == 4
-    assert (await services.status_counts_capped(caller(world.customer_b)))["new"] == 1
+    assert (await reading.status_counts_capped(caller(world.agent)))["new"] == 4
+    assert (await reading.status_counts_capped(caller(world.customer_b)))["new"] == 1
 
 
 async def test_the_console_speaks_english_to_an_agent_who_chose_it(client, world):
@@ -117,19 +117,19 @@ async def queue(world):
     await make_request_type("network", "ネットワーク設定", "Network settings")
     a_new = await file(world, subject="プリンターに接続できません")
     a_urgent = await file(world, subject="ルーターのハブが故障", priority="urgent")
-    await services.take(agent, a_urgent.id, version=1)
-    a_open = await services.create_ticket(
+    await workflow.take(agent, a_urgent.id, version=1)
+    a_open = await filing.create_ticket(
         caller(world.customer_a2), subject="VPN が遅い", body="インターネット接続が遅いです。",
         request_type_code="network", category="incident",
     )
-    await services.assign(agent, a_open.id, world.agent2.id, version=1)
-    await services.add_message(agent2, a_open.id, "調査します。")
+    await workflow.assign(agent, a_open.id, world.agent2.id, version=1)
+    await thread.add_message(agent2, a_open.id, "調査します。")
     b_new = await file(world, who=world.customer_b, subject="請求書の宛名変更", priority="low")
-    await services.update_fields(agent, b_new.id, version=1, department_id=world.department.id)
+    await classification.update_fields(agent, b_new.id, version=1, department_id=world.department.id)
     b_waiting = await file(world, who=world.customer_b, subject="Mail server settings",
                            body="Please check the mail server.")
-    await services.add_message(agent, b_waiting.id, "設定画面のスクリーンショットをお送りください。", then_status="waiting")
-    await services.add_message(agent, b_waiting.id, "社内メモ: 請求部門に確認中", internal=True)
+    await thread.add_message(agent, b_waiting.id, "設定画面のスクリーンショットをお送りください。", then_status="waiting")
+    await thread.add_message(agent, b_waiting.id, "社内メモ: 請求部門に確認中", internal=True)
     return {"a_new": a_new, "a_urgent": a_urgent, "a_open": a_open, "b_new": b_new, "b_waiting": b_waiting}
 
 

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from app.tickets import points, services
+from app.tickets import points
+from app.tickets.services import filing, reading, workflow
 from app.tickets.tables import Attachment, Ticket, TicketEvent, TicketMessage
 from tests.factories import caller, csrf, make_custom_field, make_department, make_support_world, sign_in
 
@@ -18,7 +19,7 @@ async def world():
 
 @pytest.fixture
 async def ticket(world):
-    return await services.create_ticket(
+    return await filing.create_ticket(
         caller(world.customer_a), subject="プリンターに接続できません", body="昨日から印刷できません。\n至急お願いします。",
         request_type_code="general",
     )
@@ -39,7 +40,7 @@ async def open_page(client, ticket) -> str:
 
 
 async def test_the_request_page_shows_the_request_its_holder_and_actions(client, world, ticket):
-    await services.assign(caller(world.agent), ticket.id, world.agent2.id, version=1)
+    await workflow.assign(caller(world.agent), ticket.id, world.agent2.id, version=1)
     await sign_in(client, world.agent)
     html = await open_page(client, ticket)
     assert ticket.number in html and "プリンターに接続できません" in html
@@ -147,7 +148,7 @@ async def test_an_internal_note_is_marked_and_hidden_from_the_customer(client, w
     note = re.search(rf'<article class="message internal note staff"\s+id="message-{message["id"]}"\s+data-internal="1">.*?</article>',
                      html, re.S)
     assert note and "社内メモ" in note.group(0) and "前回も同じ症状" in note.group(0)
-    customer_view = await services.get_ticket(caller(world.customer_a), ticket.id)
+    customer_view = await reading.get_ticket(caller(world.customer_a), ticket.id)
     assert customer_view.messages == ()
 
 
@@ -156,7 +157,7 @@ async def test_a_change_on_a_stale_view_is_refused_and_changes_nothing(client, w
     html = await open_page(client, ticket)
     stale = seen_version(html)
     # Meanwhile a colleague takes the request.
-    await services.take(caller(world.agent2), ticket.id, version=int(stale))
+    await workflow.take(caller(world.agent2), ticket.id, version=int(stale))
     before = await current(ticket.id)
     events_before = await TicketEvent.count().where(TicketEvent.ticket == ticket.id)
 
@@ -215,7 +216,7 @@ async def test_custom_fields_are_saved_and_validated(client, world, ticket):
     response = await client.post(f"/console/tickets/{ticket.id}/custom-fields",
                                  data={"cf.site": "本社3階", "cf.units": "3", "version": seen_version(html), **csrf(client)})
     assert response.status_code == 303
-    detail = await services.get_ticket(caller(world.agent), ticket.id)
+    detail = await reading.get_ticket(caller(world.agent), ticket.id)
     assert detail.custom_fields == {"site": "本社3階", "units": 3}
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from app.errors import IllegalTransition, InsufficientPoints, InvalidInput, NotAllowed, NotFound
 from app.notifications.tables import OutboxMessage
-from app.tickets import points, services
+from app.tickets import points
+from app.tickets.services import classification, filing, reading, thread, workflow
 from app.tickets.tables import PointChangeRequest, Ticket, TicketCounter
 from billing import ledger
 from billing.tables import LedgerEntry, PointHold
@@ -45,15 +46,15 @@ async def available(organization) -> int:
 
 
 async def file(world, priority="normal", who=None, request_type="general"):
-    return await services.create_ticket(
+    return await filing.create_ticket(
         caller(who or world.customer_a), subject="メールが送信できません", body="本日朝から送信エラーになります。",
         request_type_code=request_type, priority=priority,
     )
 
 
 async def resolve(world, ticket):
-    await services.change_status(caller(world.agent), ticket.id, "open")
-    await services.change_status(caller(world.agent), ticket.id, "resolved")
+    await workflow.change_status(caller(world.agent), ticket.id, "open")
+    await workflow.change_status(caller(world.agent), ticket.id, "resolved")
 
 
 async def assert_books_clean():
@@ -117,21 +118,21 @@ async def test_the_api_gives_the_real_quote_and_the_points_of_a_request(client, 
 
 async def test_resolving_charges_the_held_points(world):
     ticket = await file(world)
-    await services.change_status(caller(world.agent), ticket.id, "open")
-    await services.change_status(caller(world.customer_a), ticket.id, "resolved")
+    await workflow.change_status(caller(world.agent), ticket.id, "open")
+    await workflow.change_status(caller(world.customer_a), ticket.id, "resolved")
     balance = await ledger.balance(world.org_a.id)
     assert (balance.available, balance.held) == (97, 0)
     story = await points.points_story(caller(world.customer_a), ticket.id)
     assert (story.held, story.captured, story.released) == (0, 3, 0)
     # Closing keeps the charge.
-    await services.change_status(caller(world.agent), ticket.id, "closed")
+    await workflow.change_status(caller(world.agent), ticket.id, "closed")
     assert await available(world.org_a) == 97
     await assert_books_clean()
 
 
 async def test_resolving_by_a_reply_charges_too(world):
     ticket = await file(world)
-    await services.add_message(caller(world.agent), ticket.id, "対応しました。", then_status="resolved")
+    await thread.add_message(caller(world.agent), ticket.id, "対応しました。", then_status="resolved")
     assert (await points.points_story(caller(world.agent), ticket.id)).captured == 3
     await assert_books_clean()
 
@@ -139,7 +140,7 @@ async def test_resolving_by_a_reply_charges_too(world):
 async def test_cancelling_gives_the_points_back(world):
     ticket = await file(world)
     assert await available(world.org_a) == 97
-    await services.change_status(caller(world.customer_a), ticket.id, "cancelled")
+    await workflow.change_status(caller(world.customer_a), ticket.id, "cancelled")
     assert await available(world.org_a) == 100
     assert (await ledger.balance(world.org_a.id)).held == 0
     await assert_books_clean()
@@ -156,7 +157,7 @@ async def test_an_agent_waives_the_charge_with_a_reason(world):
     story = await points.points_story(caller(world.customer_a), ticket.id)
     assert story.waived and story.waive_reason == "弊社サーバーの障害が原因のため"
     assert (story.held, story.captured, story.released) == (0, 0, 3)
-    detail = await services.get_ticket(caller(world.customer_a), ticket.id)
+    detail = await reading.get_ticket(caller(world.customer_a), ticket.id)
     assert any(e.kind == "points_waived" and "弊社サーバー" in e.text for e in detail.events)
     # Resolving later charges nothing; waiving twice is refused.
     await resolve(world, ticket)
@@ -172,8 +173,8 @@ async def test_a_filed_request_keeps_its_price_when_a_new_table_is_published(wor
     assert (await Ticket.select(Ticket.quoted_points).where(Ticket.id == ticket.id).first())["quoted_points"] == 3
     # Re-quotes use the request's own version: urgent is +1 there, not +2.
     await points.set_approval_limit(caller(world.customer_a2), 10)
-    await services.update_fields(caller(world.agent), ticket.id, version=ticket.version, priority="urgent")
-    assert (await services.ticket_summary(caller(world.agent), ticket.id)).quoted_points == 4
+    await classification.update_fields(caller(world.agent), ticket.id, version=ticket.version, priority="urgent")
+    assert (await reading.ticket_summary(caller(world.agent), ticket.id)).quoted_points == 4
     await resolve(world, ticket)
     assert await available(world.org_a) == 96
     # A new request is priced by the new table.
@@ -183,7 +184,7 @@ async def test_a_filed_request_keeps_its_price_when_a_new_table_is_published(wor
 
 async def test_a_cheaper_classification_gives_the_difference_back_at_once(world):
     ticket = await file(world)
-    updated = await services.update_fields(
+    updated = await classification.update_fields(
         caller(world.agent), ticket.id, version=ticket.version, request_type_code="account", reason="アカウント作業のため",
     )
     assert (updated.request_type_code, updated.quoted_points) == ("account", 1)
@@ -197,7 +198,7 @@ async def test_a_cheaper_classification_gives_the_difference_back_at_once(world)
 
 async def test_a_dearer_classification_waits_for_the_customer_who_approves(world):
     ticket = await file(world)
-    updated = await services.update_fields(
+    updated = await classification.update_fields(
         caller(world.agent), ticket.id, version=ticket.version, priority="urgent", reason="本番停止のため緊急対応",
     )
     # Nothing changed yet but the question.
@@ -212,7 +213,7 @@ async def test_a_dearer_classification_waits_for_the_customer_who_approves(world
         await points.decide_change(caller(world.customer_b), ticket.id, pending.id, approve=True)
     change = await points.decide_change(caller(world.customer_a), ticket.id, pending.id, approve=True)
     assert change.status == "approved"
-    summary = await services.ticket_summary(caller(world.agent), ticket.id)
+    summary = await reading.ticket_summary(caller(world.agent), ticket.id)
     assert (summary.priority, summary.quoted_points) == ("urgent", 4)
     balance = await ledger.balance(world.org_a.id)
     assert (balance.available, balance.held) == (96, 4)
@@ -230,7 +231,7 @@ async def test_a_declined_rise_changes_nothing(world):
     assert (pending.kind, pending.from_points, pending.to_points) == ("overage", 3, 5)
     change = await points.decide_change(caller(world.customer_a2), ticket.id, pending.id, approve=False)
     assert change.status == "declined"
-    summary = await services.ticket_summary(caller(world.agent), ticket.id)
+    summary = await reading.ticket_summary(caller(world.agent), ticket.id)
     assert summary.quoted_points == 3
     balance = await ledger.balance(world.org_a.id)
     assert (balance.available, balance.held) == (97, 3)
@@ -278,10 +279,10 @@ async def test_a_settled_request_no_longer_changes_price(world):
 async def test_a_follow_up_of_a_closed_request_is_priced_and_held_anew(world):
     ticket = await file(world)
     await resolve(world, ticket)
-    await services.change_status(caller(world.agent), ticket.id, "closed")
-    outcome = await services.add_message(caller(world.customer_a), ticket.id, "また同じエラーが出ました。")
+    await workflow.change_status(caller(world.agent), ticket.id, "closed")
+    outcome = await thread.add_message(caller(world.customer_a), ticket.id, "また同じエラーが出ました。")
     assert outcome.follow_up_of == ticket.id
-    assert (await services.ticket_summary(caller(world.agent), outcome.ticket_id)).quoted_points == 3
+    assert (await reading.ticket_summary(caller(world.agent), outcome.ticket_id)).quoted_points == 3
     balance = await ledger.balance(world.org_a.id)
     assert (balance.available, balance.held) == (94, 3)
     await assert_books_clean()
@@ -330,8 +331,8 @@ async def test_the_points_story_names_who_filed_and_which_agent_waived_or_resolv
     waived = await file(world)
     await points.waive(caller(world.agent), waived.id, "弊社の設定ミス")
     resolved = await file(world, who=world.customer_a2)
-    await services.change_status(caller(world.agent2), resolved.id, "open")
-    await services.change_status(caller(world.agent2), resolved.id, "resolved")
+    await workflow.change_status(caller(world.agent2), resolved.id, "open")
+    await workflow.change_status(caller(world.agent2), resolved.id, "resolved")
 
     await sign_in(client, world.customer_a)
     page = await client.get(f"/portal/tickets/{waived.id}")
@@ -350,7 +351,7 @@ async def test_the_points_story_names_who_filed_and_which_agent_waived_or_resolv
 
 async def test_the_customer_approves_in_the_portal(client, world):
     ticket = await file(world)
-    await services.update_fields(caller(world.agent), ticket.id, version=ticket.version, priority="urgent",
+    await classification.update_fields(caller(world.agent), ticket.id, version=ticket.version, priority="urgent",
                                  reason="緊急対応")
     pending = await points.pending_change_of(ticket.id)
     await sign_in(client, world.customer_a)

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from app.tickets import services
 from app.tickets.attachments import Upload
+from app.tickets.services import filing, reading, thread, workflow
 from app.tickets.tables import Attachment, Ticket, TicketMessage
 from tests.factories import caller, csrf, make_custom_field, make_support_world, sign_in
 
@@ -19,7 +19,7 @@ async def world():
 
 
 async def file(world, who=None, subject="プリンターに接続できません", **extra):
-    return await services.create_ticket(
+    return await filing.create_ticket(
         caller(who or world.customer_a), subject=subject, body="昨日から事務所のプリンターに印刷できません。",
         request_type_code="general", **extra,
     )
@@ -102,7 +102,7 @@ async def test_filing_through_the_form_creates_the_request_with_its_files(client
     )
     location = redirect_target(response)
     ticket_id = int(location.rsplit("/", 1)[1])
-    detail = await services.get_ticket(caller(world.customer_a), ticket_id)
+    detail = await reading.get_ticket(caller(world.customer_a), ticket_id)
     assert (detail.subject, detail.priority, detail.category) == ("VPNに接続できない", "urgent", "incident")
     assert detail.custom_fields == {"site": "支店"} and len(detail.attachments) == 1
 
@@ -194,9 +194,9 @@ async def test_a_similar_open_request_is_pointed_out_while_typing_and_before_sen
 async def test_the_request_page_shows_the_public_thread_and_never_internal_notes(client, world, settings):
     ticket = await file(world)
     agent = caller(world.agent)
-    await services.add_message(agent, ticket.id, "社内メモ: 機種の保守期限切れ", internal=True,
+    await thread.add_message(agent, ticket.id, "社内メモ: 機種の保守期限切れ", internal=True,
                                attachments=[Upload.from_bytes("内部資料.txt", b"secret")])
-    await services.add_message(agent, ticket.id, "ドライバーを再インストールしてください。",
+    await thread.add_message(agent, ticket.id, "ドライバーを再インストールしてください。",
                                attachments=[Upload.from_bytes("手順書.pdf", b"%PDF-1.4 steps")])
     note_file = await Attachment.select().where(Attachment.filename == "内部資料.txt").first()
     await sign_in(client, world.customer_a)
@@ -236,7 +236,7 @@ async def test_an_empty_reply_is_refused_and_a_bad_file_keeps_the_text(client, w
 
 async def test_replying_to_a_resolved_request_reopens_it(client, world):
     ticket = await file(world)
-    await services.add_message(caller(world.agent), ticket.id, "設定を変更しました。", then_status="resolved")
+    await thread.add_message(caller(world.agent), ticket.id, "設定を変更しました。", then_status="resolved")
     await sign_in(client, world.customer_a)
     page = (await client.get(f"/portal/tickets/{ticket.id}")).text
     assert "返信すると対応を再開します" in page
@@ -244,7 +244,7 @@ async def test_replying_to_a_resolved_request_reopens_it(client, world):
                                  data={**csrf(client), "body": "まだ直っていません。", "was": "resolved"},
                                  files={"attachments": ("", b"")})
     redirect_target(response)
-    assert (await services.ticket_summary(caller(world.agent), ticket.id)).status == "open"
+    assert (await reading.ticket_summary(caller(world.agent), ticket.id)).status == "open"
     page = (await client.get(f"/portal/tickets/{ticket.id}")).text
     assert "対応を再開しました" in page and "解決済み → 対応中" in page
 
@@ -252,8 +252,8 @@ async def test_replying_to_a_resolved_request_reopens_it(client, world):
 async def test_replying_to_a_closed_request_starts_a_follow_up_linked_both_ways(client, world):
     ticket = await file(world)
     agent = caller(world.agent)
-    await services.add_message(agent, ticket.id, "対応しました。", then_status="resolved")
-    await services.change_status(agent, ticket.id, "closed")
+    await thread.add_message(agent, ticket.id, "対応しました。", then_status="resolved")
+    await workflow.change_status(agent, ticket.id, "closed")
     await sign_in(client, world.customer_a)
     assert "関連する新しいお問い合わせとして受け付けます" in (await client.get(f"/portal/tickets/{ticket.id}")).text
 
@@ -271,7 +271,7 @@ async def test_replying_to_a_closed_request_starts_a_follow_up_linked_both_ways(
 
 async def test_the_customer_marks_a_request_solved_with_the_button(client, world):
     ticket = await file(world)
-    await services.add_message(caller(world.agent), ticket.id, "再起動で直るはずです。")
+    await thread.add_message(caller(world.agent), ticket.id, "再起動で直るはずです。")
     await sign_in(client, world.customer_a)
     page = (await client.get(f"/portal/tickets/{ticket.id}")).text
     assert 'name="status" value="resolved"' in page
@@ -288,7 +288,7 @@ async def test_the_customer_marks_a_request_solved_with_the_button(client, world
 async def test_a_request_can_be_cancelled_only_before_work_starts(client, world):
     first = await file(world)
     second = await file(world, subject="別件")
-    await services.add_message(caller(world.agent), second.id, "確認します。")
+    await thread.add_message(caller(world.agent), second.id, "確認します。")
     await sign_in(client, world.customer_a)
     page = (await client.get(f"/portal/tickets/{first.id}")).text
     assert 'name="status" value="cancelled"' in page
@@ -299,7 +299,7 @@ async def test_a_request_can_be_cancelled_only_before_work_starts(client, world)
 
     refused = await client.post(f"/portal/tickets/{second.id}/status", data={**csrf(client), "status": "cancelled"})
     assert refused.status_code == 409 and "取り消せません" in refused.text
-    assert (await services.ticket_summary(caller(world.agent), second.id)).status == "open"
+    assert (await reading.ticket_summary(caller(world.agent), second.id)).status == "open"
 
 
 async def test_a_status_change_on_a_stale_page_is_refused_with_a_message(client, world):
@@ -307,18 +307,18 @@ async def test_a_status_change_on_a_stale_page_is_refused_with_a_message(client,
     await sign_in(client, world.customer_a)
     page = (await client.get(f"/portal/tickets/{ticket.id}")).text
     version = re.search(r'name="version" value="(\d+)"', page).group(1)
-    await services.add_message(caller(world.agent), ticket.id, "確認中です。")
+    await thread.add_message(caller(world.agent), ticket.id, "確認中です。")
     response = await client.post(f"/portal/tickets/{ticket.id}/status",
                                  data={**csrf(client), "status": "cancelled", "version": version})
     assert response.status_code == 409 and 'role="alert"' in response.text
-    assert (await services.ticket_summary(caller(world.agent), ticket.id)).status == "open"
+    assert (await reading.ticket_summary(caller(world.agent), ticket.id)).status == "open"
 
 
 # ---------------------------------------------------------------------------------------- tenancy
 
 
 async def test_a_customer_cannot_reach_another_companys_request_in_any_way(client, world):
-    theirs = await services.create_ticket(
+    theirs = await filing.create_ticket(
         caller(world.customer_b), subject="ベータ社のサーバー障害", body="至急お願いします。", request_type_code="general",
         attachments=[Upload.from_bytes("構成図.pdf", b"%PDF beta")],
     )
@@ -338,6 +338,6 @@ async def test_a_customer_cannot_reach_another_companys_request_in_any_way(clien
     assert (await client.get("/portal/tickets/999999")).status_code == 404
 
     assert await TicketMessage.count() == 0 and await Attachment.count() == 1
-    assert (await services.ticket_summary(caller(world.agent), theirs.id)).status == "new"
+    assert (await reading.ticket_summary(caller(world.agent), theirs.id)).status == "new"
     history = (await client.get("/portal/tickets", params={"q": "ベータ"})).text
     assert theirs.number not in history

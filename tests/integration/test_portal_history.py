@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.tickets import services
+from app.tickets.services import filing, thread
 from app.tickets.tables import Ticket
 from tests.factories import caller, make_request_type, make_support_world, sign_in
 
@@ -21,7 +21,7 @@ def numbers(html: str) -> set[str]:
 
 
 async def file(who, subject, *, request_type="general", priority="normal", created_at=None):
-    ticket = await services.create_ticket(
+    ticket = await filing.create_ticket(
         caller(who), subject=subject, body="詳細はお電話でお伝えした通りです。", request_type_code=request_type,
         priority=priority,
     )
@@ -43,9 +43,9 @@ async def history():
                          created_at=datetime(2025, 2, 1, 3, 0, tzinfo=UTC))
     internet = await file(world.customer_a, "インターネットに接続できない", priority="low",
                           created_at=datetime(2025, 3, 5, 3, 0, tzinfo=UTC))
-    await services.add_message(agent, internet.id, "ハブを再起動してください。", then_status="resolved")
+    await thread.add_message(agent, internet.id, "ハブを再起動してください。", then_status="resolved")
     printer = await file(world.customer_a2, "Printer offline")
-    await services.add_message(agent, printer.id, "ハブ交換が必要かもしれない", internal=True)
+    await thread.add_message(agent, printer.id, "ハブ交換が必要かもしれない", internal=True)
     elsewhere = await file(world.customer_b, "ハブの故障 請求 Printer インターネット", priority="urgent")
     return world, {"hub": hub, "invoice": invoice, "internet": internet, "printer": printer, "elsewhere": elsewhere}
 

@@ -30,15 +30,15 @@ from app.piccolo_app import TABLES
 from app.server import create_app
 from app.settings import get_settings
 from app.tickets import points as ticket_points
-from app.tickets import services as tickets
 from app.tickets.attachments import Upload
+from app.tickets.services import filing, reading, thread, workflow
 from app.tickets.tables import Attachment, TicketMessage
 from billing import invoicing, purchases
 from tests.factories import (
     caller,
     give_points,
-    make_custom_field,
     make_bundle,
+    make_custom_field,
     make_department,
     make_issuer,
     make_organization,
@@ -91,25 +91,25 @@ async def _company(letter: str, mark: str, department, request_type, agent, secr
     staff = caller(agent)
 
     async def file(subject: str):
-        return await tickets.create_ticket(
+        return await filing.create_ticket(
             customer, subject=f"{mark} {subject}", body=f"{mark} 本文 {subject} {secret}", request_type_code=request_type.code,
             attachments=[Upload.from_bytes(f"{mark}-request.txt", f"{mark} request file".encode())],
         )
 
     new = await file("新しい依頼")
     opened = await file("対応中の依頼")
-    reply = await tickets.add_message(
+    reply = await thread.add_message(
         staff, opened.id, f"{mark} 公開の返信",
         attachments=[Upload.from_bytes(f"{mark}-reply.txt", f"{mark} reply file".encode())],
     )
-    note = await tickets.add_message(
+    note = await thread.add_message(
         staff, opened.id, f"{mark} 社内メモ", internal=True,
         attachments=[Upload.from_bytes(f"{mark}-note.txt", f"{mark} note file".encode())],
     )
     closed = await file("完了した依頼")
-    await tickets.add_message(staff, closed.id, f"{mark} 回答しました")
-    await tickets.change_status(staff, closed.id, "resolved")
-    await tickets.change_status(staff, closed.id, "closed")
+    await thread.add_message(staff, closed.id, f"{mark} 回答しました")
+    await workflow.change_status(staff, closed.id, "resolved")
+    await workflow.change_status(staff, closed.id, "closed")
 
     async def attachment_of(message_id):
         return (await Attachment.select(Attachment.id).where(Attachment.message == message_id).first())["id"]
@@ -120,7 +120,7 @@ async def _company(letter: str, mark: str, department, request_type, agent, secr
     token, token_id = await create_token(admin.id, f"{mark} token")
     await ticket_points.request_overage(staff, opened.id, 60, f"{mark} 追加作業")
     change = (await ticket_points.pending_change_of(opened.id)).id
-    version = (await tickets.ticket_summary(staff, opened.id)).version
+    version = (await reading.ticket_summary(staff, opened.id)).version
     purchase = await purchases.start_purchase(org.id, "ISO", 1, "invoice", recipient_name=org.name)
     (invoice,) = await invoicing.documents_of_purchase(purchase.id)
     return SimpleNamespace(

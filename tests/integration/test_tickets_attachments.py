@@ -12,7 +12,6 @@ import pytest
 
 from app.errors import InvalidInput, NotFound, StorageQuotaExceeded
 from app.settings import ROOT
-from app.tickets import services
 from app.tickets.attachments import (
     CHUNK_BYTES,
     MAX_FILES_PER_MESSAGE,
@@ -21,6 +20,7 @@ from app.tickets.attachments import (
     path_of,
     storage_use,
 )
+from app.tickets.services import filing, reading, thread
 from app.tickets.tables import Attachment, Ticket, TicketMessage
 from tests.factories import bearer, caller, csrf, make_support_world, make_user, sign_in
 
@@ -33,7 +33,7 @@ async def world():
 
 
 async def file_with(world, uploads):
-    return await services.create_ticket(
+    return await filing.create_ticket(
         caller(world.customer_a), subject="画面の不具合", body="スクリーンショットを添付します。",
         request_type_code="general", attachments=uploads,
     )
@@ -41,7 +41,7 @@ async def file_with(world, uploads):
 
 async def test_files_are_stored_by_a_random_key_outside_the_web_root(world, settings):
     ticket = await file_with(world, [Upload.from_bytes("../../見積書.pdf", PDF)])
-    detail = await services.get_ticket(caller(world.agent), ticket.id)
+    detail = await reading.get_ticket(caller(world.agent), ticket.id)
     (item,) = detail.attachments
     assert item.filename == "見積書.pdf" and item.size_bytes == len(PDF)
     assert item.sha256 == hashlib.sha256(PDF).hexdigest() and item.content_type == "application/pdf"
@@ -76,16 +76,16 @@ async def test_a_failed_change_leaves_no_file_behind(world, settings):
     ticket = await file_with(world, [])
     before = set(settings.upload_dir.rglob("*")) if settings.upload_dir.exists() else set()
     with pytest.raises(NotFound):
-        await services.add_message(caller(world.customer_b), ticket.id, "見てください", attachments=[Upload.from_bytes("a.txt", b"1")])
+        await thread.add_message(caller(world.customer_b), ticket.id, "見てください", attachments=[Upload.from_bytes("a.txt", b"1")])
     after = set(settings.upload_dir.rglob("*")) if settings.upload_dir.exists() else set()
     assert {p for p in after - before if p.is_file()} == set()
 
 
 async def test_downloads_are_served_only_to_those_who_may_see_them(world):
     ticket = await file_with(world, [Upload.from_bytes("画面.png", b"\x89PNG")])
-    await services.add_message(caller(world.agent), ticket.id, "社内メモ", internal=True,
+    await thread.add_message(caller(world.agent), ticket.id, "社内メモ", internal=True,
                                attachments=[Upload.from_bytes("調査.log", b"trace")])
-    detail = await services.get_ticket(caller(world.agent), ticket.id)
+    detail = await reading.get_ticket(caller(world.agent), ticket.id)
     public, internal = detail.attachments
     assert (await attachment_download(caller(world.customer_a2), public.id)).filename == "画面.png"
     assert (await attachment_download(caller(world.agent), internal.id)).filename == "調査.log"
@@ -93,15 +93,15 @@ async def test_downloads_are_served_only_to_those_who_may_see_them(world):
         await attachment_download(caller(world.customer_b), public.id)
     with pytest.raises(NotFound):
         await attachment_download(caller(world.customer_a), internal.id)
-    assert [a.filename for a in (await services.get_ticket(caller(world.customer_a), ticket.id)).attachments] == ["画面.png"]
-    other = await services.create_ticket(caller(world.customer_a), subject="別件", body="本文", request_type_code="general")
+    assert [a.filename for a in (await reading.get_ticket(caller(world.customer_a), ticket.id)).attachments] == ["画面.png"]
+    other = await filing.create_ticket(caller(world.customer_a), subject="別件", body="本文", request_type_code="general")
     with pytest.raises(NotFound):
         await attachment_download(caller(world.customer_a), public.id, ticket_id=other.id)
 
 
 async def test_the_api_sends_a_file_only_to_its_company(world, client):
     ticket = await file_with(world, [Upload.from_bytes("見積書.pdf", PDF)])
-    (item,) = (await services.get_ticket(caller(world.agent), ticket.id)).attachments
+    (item,) = (await reading.get_ticket(caller(world.agent), ticket.id)).attachments
     url = f"/api/v1/tickets/{ticket.id}/attachments/{item.id}"
     response = await client.get(url, headers=await bearer(world.customer_a))
     assert response.status_code == 200 and response.content == PDF
@@ -164,7 +164,7 @@ async def test_an_agent_can_attach_a_file_of_the_full_size_in_the_console(world,
                                  data={"body": "ログを添付します。", "internal": "1", "version": version, **csrf(client)},
                                  files={"attachments": ("server.log", data)})
     assert response.status_code == 303, response.text[:300]
-    (item,) = (await services.get_ticket(caller(world.agent), ticket.id)).attachments
+    (item,) = (await reading.get_ticket(caller(world.agent), ticket.id)).attachments
     assert item.size_bytes == len(data) and item.sha256 == hashlib.sha256(data).hexdigest()
 
 
@@ -190,13 +190,13 @@ async def test_a_large_file_is_stored_whole_without_being_held_in_memory(world, 
         tracemalloc.start()
         try:
             baseline = tracemalloc.get_traced_memory()[0]
-            await services.add_message(caller(world.customer_a), ticket.id, "ダンプを添付します。",
+            await thread.add_message(caller(world.customer_a), ticket.id, "ダンプを添付します。",
                                        attachments=[Upload("dump.log", source)])
             peak = tracemalloc.get_traced_memory()[1] - baseline
         finally:
             tracemalloc.stop()
     assert peak < 2 * 1024 * 1024, f"peak {peak / 1024 / 1024:.1f} MiB above the baseline"
-    (item,) = (await services.get_ticket(caller(world.agent), ticket.id)).attachments
+    (item,) = (await reading.get_ticket(caller(world.agent), ticket.id)).attachments
     assert item.size_bytes == 5 * 1024 * 1024 and item.sha256 == expected
     row = await Attachment.select(Attachment.storage_key).where(Attachment.id == item.id).first()
     assert hashlib.sha256(path_of(row["storage_key"]).read_bytes()).hexdigest() == expected
@@ -219,7 +219,7 @@ async def test_a_large_file_sent_through_the_portal_is_not_read_into_memory(worl
     assert response.status_code == 302, response.text[:300]
     # Litestar keeps up to 1 MiB of each file in memory before it moves it to a temporary file.
     assert peak < 3 * 1024 * 1024, f"peak {peak / 1024 / 1024:.1f} MiB above the baseline"
-    (item,) = (await services.get_ticket(caller(world.agent), ticket.id)).attachments
+    (item,) = (await reading.get_ticket(caller(world.agent), ticket.id)).attachments
     assert item.sha256 == expected
 
 
@@ -244,7 +244,7 @@ async def test_a_file_refused_or_failing_half_way_leaves_no_file_and_no_row(worl
     bad = (Upload.from_bytes("big.log", b"x" * (3 * CHUNK_BYTES + 1)) if second == "too large"
            else Upload("half.log", BrokenUpload(b"x" * (2 * CHUNK_BYTES))))
     with pytest.raises((InvalidInput, OSError)):
-        await services.add_message(caller(world.customer_a), ticket.id, "ログです",
+        await thread.add_message(caller(world.customer_a), ticket.id, "ログです",
                                    attachments=[Upload.from_bytes("ok.txt", b"fine"), bad])
     assert stored_files(settings) == before
     assert await Attachment.count() == 0 and await TicketMessage.count() == 0
@@ -261,7 +261,7 @@ class SlowUpload(io.BytesIO):
 async def test_a_request_cancelled_while_its_files_are_copied_leaves_no_file(world, settings):
     ticket = await file_with(world, [])
     before = stored_files(settings)
-    replying = asyncio.create_task(services.add_message(
+    replying = asyncio.create_task(thread.add_message(
         caller(world.customer_a), ticket.id, "ログです",
         attachments=[Upload("slow.log", SlowUpload(b"x" * (20 * CHUNK_BYTES)))],
     ))
@@ -300,7 +300,7 @@ async def test_a_reply_beyond_the_storage_quota_is_refused_saying_what_is_used_a
     assert stored_files(settings) == before
     assert await Attachment.count() == 1 and await TicketMessage.count() == 0
     # What fits is still taken.
-    await services.add_message(caller(world.customer_a), ticket.id, "1 KB だけ", attachments=[Upload.from_bytes("a.log", b"a" * KB)])
+    await thread.add_message(caller(world.customer_a), ticket.id, "1 KB だけ", attachments=[Upload.from_bytes("a.log", b"a" * KB)])
     assert await Attachment.count() == 2
 
 
@@ -308,11 +308,11 @@ async def test_a_full_storage_refuses_customers_files_but_not_staffs(world, sett
     monkeypatch.setattr(settings, "organization_storage_quota_bytes", 2 * KB)
     ticket = await file_with(world, [Upload.from_bytes("full.log", b"f" * (2 * KB))])
     with pytest.raises(StorageQuotaExceeded) as refused:
-        await services.add_message(caller(world.customer_a), ticket.id, "もう1つ", attachments=[Upload.from_bytes("x.txt", b"x")])
+        await thread.add_message(caller(world.customer_a), ticket.id, "もう1つ", attachments=[Upload.from_bytes("x.txt", b"x")])
     assert refused.value.extra == {"field": "attachments", "used_bytes": 2 * KB, "limit_bytes": 2 * KB}
-    await services.add_message(caller(world.agent), ticket.id, "調査ログです", attachments=[Upload.from_bytes("trace.log", b"t" * KB)])
+    await thread.add_message(caller(world.agent), ticket.id, "調査ログです", attachments=[Upload.from_bytes("trace.log", b"t" * KB)])
     # Another company's storage is its own.
-    await services.create_ticket(caller(world.customer_b), subject="別件", body="本文", request_type_code="general",
+    await filing.create_ticket(caller(world.customer_b), subject="別件", body="本文", request_type_code="general",
                                  attachments=[Upload.from_bytes("b.txt", b"b" * KB)])
     use = await storage_use(caller(world.customer_a2), world.org_a.id)
     assert (use.used_bytes, use.limit_bytes, use.left_bytes) == (3 * KB, 2 * KB, 0)
@@ -326,7 +326,7 @@ async def test_replies_sent_at_the_same_moment_cannot_together_pass_the_quota(wo
     tickets = [await file_with(world, []) for _ in range(6)]
     before = stored_files(settings)
     outcomes = await asyncio.gather(*(
-        services.add_message(caller(world.customer_a), ticket.id, "同時に送ります",
+        thread.add_message(caller(world.customer_a), ticket.id, "同時に送ります",
                              attachments=[Upload.from_bytes(f"{i}.log", b"x" * KB)])
         for i, ticket in enumerate(tickets)
     ), return_exceptions=True)

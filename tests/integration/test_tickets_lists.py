@@ -10,8 +10,9 @@ import pytest
 from openpyxl import load_workbook
 
 from app.errors import InvalidInput
-from app.tickets import services
-from app.tickets.services import TicketFilters
+from app.settings import get_settings
+from app.tickets.services import classification, exports, filing, reading, thread, workflow
+from app.tickets.services.results import TicketFilters
 from app.tickets.tables import Ticket
 from tests.factories import caller, make_request_type, make_support_world
 
@@ -22,7 +23,7 @@ async def world():
 
 
 async def file(who, subject="件名", body="本文", **extra):
-    return await services.create_ticket(
+    return await filing.create_ticket(
         caller(who), subject=subject, body=body, request_type_code=extra.pop("request_type_code", "general"), **extra
     )
 
@@ -30,7 +31,7 @@ async def file(who, subject="件名", body="本文", **extra):
 async def all_pages(who, filters=None, limit=25) -> list[int]:
     ids, cursor, pages = [], None, 0
     while True:
-        page = await services.list_tickets(caller(who), filters, cursor, limit)
+        page = await reading.list_tickets(caller(who), filters, cursor, limit)
         ids.extend(t.id for t in page.items)
         pages += 1
         if page.next_cursor is None:
@@ -43,7 +44,7 @@ async def test_cursor_pages_return_every_request_exactly_once_newest_first(world
     created = [(await file(world.customer_a, subject=f"件名{i}")).id for i in range(23)]
     ids = await all_pages(world.agent, limit=5)
     assert ids == sorted(created, reverse=True)
-    first = await services.list_tickets(caller(world.agent), limit=23)
+    first = await reading.list_tickets(caller(world.agent), limit=23)
     assert len(first.items) == 23 and first.next_cursor is None
 
 
@@ -62,9 +63,9 @@ async def test_filters_combine(world):
     normal = await file(world.customer_a, subject="パスワード再設定")
     visit = await file(world.customer_b, subject="訪問依頼", request_type_code="onsite")
     agent = caller(world.agent)
-    await services.take(agent, urgent.id, version=1)
-    await services.update_fields(agent, normal.id, version=1, department_id=world.department.id)
-    await services.add_message(agent, normal.id, "対応します。")
+    await workflow.take(agent, urgent.id, version=1)
+    await classification.update_fields(agent, normal.id, version=1, department_id=world.department.id)
+    await thread.add_message(agent, normal.id, "対応します。")
 
     async def ids(**filters):
         return sorted(await all_pages(world.agent, TicketFilters(**filters)))
@@ -84,7 +85,7 @@ async def test_filters_combine(world):
     assert await ids(q="対応します") == [normal.id]
     assert await ids(q="停止", priority="normal") == []
 
-    today = datetime.now(UTC).astimezone(services.get_settings().zone).date()
+    today = datetime.now(UTC).astimezone(get_settings().zone).date()
     await Ticket.update({Ticket.created_at: datetime.now(UTC) - timedelta(days=10),
                          Ticket.updated_at: datetime.now(UTC) - timedelta(days=10)}).where(Ticket.id == visit.id)
     assert await ids(created_from=today) == sorted([urgent.id, normal.id])
@@ -94,7 +95,7 @@ async def test_filters_combine(world):
 
 async def test_customers_keyword_search_never_matches_internal_notes(world):
     ticket = await file(world.customer_a, subject="メールが届かない")
-    await services.add_message(caller(world.agent), ticket.id, "社内メモ: 迷惑メール設定を疑う", internal=True)
+    await thread.add_message(caller(world.agent), ticket.id, "社内メモ: 迷惑メール設定を疑う", internal=True)
     assert await all_pages(world.customer_a, TicketFilters(q="迷惑")) == []
     assert await all_pages(world.agent, TicketFilters(q="迷惑")) == [ticket.id]
 
@@ -106,13 +107,13 @@ async def test_customers_keyword_search_never_matches_internal_notes(world):
 ])
 async def test_bad_filters_are_refused_naming_the_field(world, filters, field):
     with pytest.raises(InvalidInput) as refused:
-        await services.list_tickets(caller(world.agent), filters)
+        await reading.list_tickets(caller(world.agent), filters)
     assert refused.value.extra["field"] == field
 
 
 async def test_a_broken_cursor_is_refused(world):
     with pytest.raises(InvalidInput) as refused:
-        await services.list_tickets(caller(world.agent), cursor="garbage")
+        await reading.list_tickets(caller(world.agent), cursor="garbage")
     assert refused.value.extra["field"] == "cursor"
 
 
@@ -121,20 +122,20 @@ async def test_the_console_home_counts_by_status_and_lists_urgent_and_overdue_re
     urgent = await file(world.customer_a, priority="urgent")
     late = await file(world.customer_b)
     answered = await file(world.customer_b)
-    await services.add_message(agent, answered.id, "回答します。")
+    await thread.add_message(agent, answered.id, "回答します。")
     cancelled = await file(world.customer_a, priority="urgent")
-    await services.change_status(caller(world.customer_a), cancelled.id, "cancelled")
+    await workflow.change_status(caller(world.customer_a), cancelled.id, "cancelled")
     long_ago = datetime.now(UTC) - timedelta(days=30)
     await Ticket.update({Ticket.first_response_due_at: long_ago, Ticket.resolution_due_at: long_ago}).where(
         Ticket.id.is_in([late.id, cancelled.id])
     )
-    counts = await services.counts_by_status(agent)
+    counts = await reading.counts_by_status(agent)
     assert counts == {"new": 2, "open": 1, "waiting": 0, "resolved": 0, "closed": 0, "cancelled": 1}
-    assert (await services.counts_by_status(caller(world.customer_b)))["new"] == 1
-    assert [t.id for t in await services.urgent_tickets(agent)] == [urgent.id]
-    assert [t.id for t in await services.overdue_tickets(agent)] == [late.id]
-    assert (await services.ticket_summary(agent, late.id)).is_overdue()
-    assert await services.overdue_tickets(caller(world.customer_a)) == []
+    assert (await reading.counts_by_status(caller(world.customer_b)))["new"] == 1
+    assert [t.id for t in await reading.urgent_tickets(agent)] == [urgent.id]
+    assert [t.id for t in await reading.overdue_tickets(agent)] == [late.id]
+    assert (await reading.ticket_summary(agent, late.id)).is_overdue()
+    assert await reading.overdue_tickets(caller(world.customer_a)) == []
 
 
 async def test_exports_contain_exactly_the_filtered_rows(world):
@@ -145,30 +146,30 @@ async def test_exports_contain_exactly_the_filtered_rows(world):
     filters = TicketFilters(priority="urgent", organization_id=world.org_a.id)
     agent = caller(world.agent)
 
-    rows = [t async for t in services.export_rows(agent, filters, batch_size=3)]  # several batches
+    rows = [t async for t in exports.export_rows(agent, filters, batch_size=3)]  # several batches
     assert [t.id for t in rows] == sorted(urgent, reverse=True)
 
-    raw = await services.export_csv(agent, filters)
+    raw = await exports.export_csv(agent, filters)
     assert raw.startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert table[0][0] == "受付番号" and len(table) == 1 + len(urgent)
     assert [line[0] for line in table[1:]] == [t.number for t in rows]
     assert all(line[1].startswith("'=") for line in table[1:])  # never a live formula
 
-    sheet = load_workbook(io.BytesIO(await services.export_xlsx(agent, filters))).active
+    sheet = load_workbook(io.BytesIO(await exports.export_xlsx(agent, filters))).active
     values = list(sheet.iter_rows(values_only=True))
     assert len(values) == 1 + len(urgent)
     assert [line[0] for line in values[1:]] == [t.number for t in rows]
     assert values[1][1].startswith("=HYPERLINK") and sheet.cell(row=2, column=2).data_type == "s"
     assert values[1][2] == "株式会社アルファ"
 
-    customer_rows = [t async for t in services.export_rows(caller(world.customer_b))]
+    customer_rows = [t async for t in exports.export_rows(caller(world.customer_b))]
     assert [t.organization_id for t in customer_rows] == [world.org_b.id]
 
 
 async def test_dates_in_exports_are_in_the_vendors_time_zone(world):
     ticket = await file(world.customer_a)
     await Ticket.update({Ticket.created_at: datetime(2026, 3, 31, 15, 30, tzinfo=UTC)}).where(Ticket.id == ticket.id)
-    raw = await services.export_csv(caller(world.agent), TicketFilters(created_from=date(2026, 4, 1)))
+    raw = await exports.export_csv(caller(world.agent), TicketFilters(created_from=date(2026, 4, 1)))
     line = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))[1]
     assert line[10] == "2026/04/01 00:30"

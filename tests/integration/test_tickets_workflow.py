@@ -8,7 +8,8 @@ import pytest
 
 from app.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound, StaleVersion
 from app.notifications.tables import OutboxMessage
-from app.tickets import points, services
+from app.tickets import points
+from app.tickets.services import classification, filing, reading, thread, workflow
 from app.tickets.tables import RequestType, Ticket, TicketCounter
 from tests.factories import caller, make_custom_field, make_request_type, make_routing, make_support_world
 
@@ -19,7 +20,7 @@ async def world():
 
 
 async def file(world, who=None, subject="プリンターに接続できません", **extra):
-    return await services.create_ticket(
+    return await filing.create_ticket(
         caller(who or world.customer_a), subject=subject, body="昨日から印刷できません。",
         request_type_code="general", **extra,
     )
@@ -39,7 +40,7 @@ async def test_a_customer_files_a_numbered_request_for_its_own_company(world, se
     assert ticket.resolution_due_at - ticket.created_at == timedelta(hours=settings.resolution_hours["urgent"])
     second = await file(world, subject="別件")
     assert second.number == f"{year}-000002"
-    detail = await services.get_ticket(caller(world.agent), ticket.id)
+    detail = await reading.get_ticket(caller(world.agent), ticket.id)
     assert [e.kind for e in detail.events] == ["created"]
 
 
@@ -72,7 +73,7 @@ async def test_an_unknown_or_retired_request_type_is_refused_naming_the_field(wo
     await RequestType.insert(RequestType(code="retired", name_ja="廃止", name_en="Retired", is_active=False))
     for code in ("nonexistent", "retired", ""):
         with pytest.raises(InvalidInput) as refused:
-            await services.create_ticket(caller(world.customer_a), subject="件名", body="本文", request_type_code=code)
+            await filing.create_ticket(caller(world.customer_a), subject="件名", body="本文", request_type_code=code)
         assert refused.value.extra["field"] == "request_type"
     assert await Ticket.count() == 0
 
@@ -88,7 +89,7 @@ async def test_an_unknown_or_retired_request_type_is_refused_naming_the_field(wo
 async def test_bad_values_are_refused_naming_the_field(world, changes, field):
     values = {"subject": "件名", "body": "本文", "request_type_code": "general", **changes}
     with pytest.raises(InvalidInput) as refused:
-        await services.create_ticket(caller(world.customer_a), **values)
+        await filing.create_ticket(caller(world.customer_a), **values)
     assert refused.value.extra["field"] == field
 
 
@@ -105,9 +106,9 @@ async def test_custom_fields_are_validated_and_hidden_ones_stay_with_staff(world
         world, who=world.agent, custom_fields={"site": "大阪", "rank": "B"},
         organization_id=world.org_a.id, requester_id=world.customer_a.id,
     )
-    assert (await services.get_ticket(caller(world.customer_a), ticket.id)).custom_fields == {"site": "本社"}
-    assert (await services.get_ticket(caller(world.agent), staff_filed.id)).custom_fields == {"site": "大阪", "rank": "B"}
-    assert (await services.get_ticket(caller(world.customer_a), staff_filed.id)).custom_fields == {"site": "大阪"}
+    assert (await reading.get_ticket(caller(world.customer_a), ticket.id)).custom_fields == {"site": "本社"}
+    assert (await reading.get_ticket(caller(world.agent), staff_filed.id)).custom_fields == {"site": "大阪", "rank": "B"}
+    assert (await reading.get_ticket(caller(world.customer_a), staff_filed.id)).custom_fields == {"site": "大阪"}
 
 
 async def test_staff_file_on_behalf_of_a_company_member(world):
@@ -133,20 +134,20 @@ async def test_likely_duplicates_are_open_requests_of_the_same_company_from_the_
     old = await file(world, subject="VPNに接続できない（再）")
     await Ticket.update({Ticket.created_at: datetime.now(UTC) - timedelta(days=8)}).where(Ticket.id == old.id)
     done = await file(world, subject="ＶＰＮに接続できない")
-    await services.change_status(caller(world.customer_a), done.id, "cancelled")
+    await workflow.change_status(caller(world.customer_a), done.id, "cancelled")
 
-    found = await services.find_likely_duplicates(caller(world.customer_a2), "Re: vpnに 接続できない")
+    found = await filing.find_likely_duplicates(caller(world.customer_a2), "Re: vpnに 接続できない")
     assert [t.id for t in found] == [first.id]
-    assert await services.find_likely_duplicates(caller(world.customer_a), "会議室の予約") == []
-    staff_view = await services.find_likely_duplicates(caller(world.agent), "VPN", organization_id=world.org_b.id)
+    assert await filing.find_likely_duplicates(caller(world.customer_a), "会議室の予約") == []
+    staff_view = await filing.find_likely_duplicates(caller(world.agent), "VPN", organization_id=world.org_b.id)
     assert [t.organization_id for t in staff_view] == [world.org_b.id]
 
 
 async def test_the_first_staff_reply_opens_the_request_and_counts_as_first_response(world):
     ticket = await file(world)
-    outcome = await services.add_message(caller(world.agent), ticket.id, "確認いたします。", minutes_spent=15)
+    outcome = await thread.add_message(caller(world.agent), ticket.id, "確認いたします。", minutes_spent=15)
     assert outcome.status == "open" and outcome.version == 2
-    detail = await services.get_ticket(caller(world.customer_a), ticket.id)
+    detail = await reading.get_ticket(caller(world.customer_a), ticket.id)
     assert detail.status == "open" and detail.first_responded_at is not None
     assert [m.body for m in detail.messages] == ["確認いたします。"] and detail.messages[0].author_is_staff
     assert [e.kind for e in detail.events] == ["created", "status_changed"]
@@ -158,31 +159,31 @@ async def test_the_first_staff_reply_opens_the_request_and_counts_as_first_respo
 
 async def test_a_staff_reply_may_put_the_request_on_the_customer(world):
     ticket = await file(world)
-    outcome = await services.add_message(caller(world.agent), ticket.id, "型番を教えてください。", then_status="waiting")
+    outcome = await thread.add_message(caller(world.agent), ticket.id, "型番を教えてください。", then_status="waiting")
     assert outcome.status == "waiting"
-    detail = await services.get_ticket(caller(world.agent), ticket.id)
+    detail = await reading.get_ticket(caller(world.agent), ticket.id)
     assert [(e.detail["from"], e.detail["to"]) for e in detail.events if e.kind == "status_changed"] == [
         ("new", "open"), ("open", "waiting")]
     assert "status_changed" in await outbox_kinds()
-    answered = await services.add_message(caller(world.customer_a), ticket.id, "型番は LP-100 です。")
+    answered = await thread.add_message(caller(world.customer_a), ticket.id, "型番は LP-100 です。")
     assert answered.status == "open"
 
 
 async def test_customers_cannot_write_internal_notes_or_log_time(world):
     ticket = await file(world)
     with pytest.raises(NotAllowed):
-        await services.add_message(caller(world.customer_a), ticket.id, "内部メモ", internal=True)
+        await thread.add_message(caller(world.customer_a), ticket.id, "内部メモ", internal=True)
     with pytest.raises(NotAllowed):
-        await services.add_message(caller(world.customer_a), ticket.id, "返信", minutes_spent=30)
+        await thread.add_message(caller(world.customer_a), ticket.id, "返信", minutes_spent=30)
 
 
 async def test_customers_never_see_internal_notes(world):
     ticket = await file(world)
-    await services.add_message(caller(world.agent), ticket.id, "社内: 先方の機種は古い", internal=True, minutes_spent=5)
-    await services.add_message(caller(world.agent), ticket.id, "お調べします。")
-    customer_view = await services.get_ticket(caller(world.customer_a), ticket.id)
+    await thread.add_message(caller(world.agent), ticket.id, "社内: 先方の機種は古い", internal=True, minutes_spent=5)
+    await thread.add_message(caller(world.agent), ticket.id, "お調べします。")
+    customer_view = await reading.get_ticket(caller(world.customer_a), ticket.id)
     assert [m.body for m in customer_view.messages] == ["お調べします。"]
-    staff_view = await services.get_ticket(caller(world.agent), ticket.id)
+    staff_view = await reading.get_ticket(caller(world.agent), ticket.id)
     assert [m.internal for m in staff_view.messages] == [True, False]
     # An internal note does not count as the first response.
     assert staff_view.first_responded_at == staff_view.messages[1].created_at
@@ -194,42 +195,42 @@ async def test_every_allowed_status_change_through_the_service(world):
     steps = [(agent, "open"), (agent, "waiting"), (agent, "open"), (agent, "resolved"), (agent, "open"),
              (customer, "resolved"), (agent, "closed")]
     for who, status in steps:
-        ticket = await services.change_status(who, ticket.id, status)
+        ticket = await workflow.change_status(who, ticket.id, status)
         assert ticket.status == status
-    detail = await services.get_ticket(caller(world.agent), ticket.id)
+    detail = await reading.get_ticket(caller(world.agent), ticket.id)
     assert detail.closed_at is not None and detail.allowed_statuses == ()
     assert [e.detail["to"] for e in detail.events if e.kind == "status_changed"] == [s for _w, s in steps]
     with pytest.raises(IllegalTransition):
-        await services.change_status(agent, ticket.id, "open")
+        await workflow.change_status(agent, ticket.id, "open")
 
 
 async def test_a_customer_cancels_before_work_starts_but_not_after(world):
     early = await file(world)
-    assert (await services.change_status(caller(world.customer_a), early.id, "cancelled")).status == "cancelled"
+    assert (await workflow.change_status(caller(world.customer_a), early.id, "cancelled")).status == "cancelled"
     with pytest.raises(IllegalTransition):
-        await services.add_message(caller(world.customer_a), early.id, "やっぱりお願いします")
+        await thread.add_message(caller(world.customer_a), early.id, "やっぱりお願いします")
     answered = await file(world)
-    await services.add_message(caller(world.agent), answered.id, "対応します。")
+    await thread.add_message(caller(world.agent), answered.id, "対応します。")
     with pytest.raises(IllegalTransition):
-        await services.change_status(caller(world.customer_a), answered.id, "cancelled")
+        await workflow.change_status(caller(world.customer_a), answered.id, "cancelled")
 
 
 async def test_customers_cannot_take_staff_steps(world):
     ticket = await file(world)
     with pytest.raises(NotAllowed):
-        await services.change_status(caller(world.customer_a), ticket.id, "open")
+        await workflow.change_status(caller(world.customer_a), ticket.id, "open")
     with pytest.raises(IllegalTransition):
-        await services.change_status(caller(world.customer_a), ticket.id, "closed")
+        await workflow.change_status(caller(world.customer_a), ticket.id, "closed")
 
 
 async def test_a_customer_reply_reopens_a_resolved_request(world):
     ticket = await file(world)
-    await services.add_message(caller(world.agent), ticket.id, "解決しました。", then_status="resolved")
+    await thread.add_message(caller(world.agent), ticket.id, "解決しました。", then_status="resolved")
     with pytest.raises(NotAllowed):
-        await services.change_status(caller(world.customer_a), ticket.id, "open")
-    outcome = await services.add_message(caller(world.customer_a2), ticket.id, "まだ直っていません。")
+        await workflow.change_status(caller(world.customer_a), ticket.id, "open")
+    outcome = await thread.add_message(caller(world.customer_a2), ticket.id, "まだ直っていません。")
     assert outcome.status == "open" and outcome.ticket_id == ticket.id
-    detail = await services.get_ticket(caller(world.agent), ticket.id)
+    detail = await reading.get_ticket(caller(world.agent), ticket.id)
     assert detail.resolved_at is None
     # The requester hears that a colleague reopened it.
     assert "status_changed" in await outbox_kinds()
@@ -237,36 +238,36 @@ async def test_a_customer_reply_reopens_a_resolved_request(world):
 
 async def test_a_reply_to_a_closed_request_starts_a_linked_follow_up(world):
     ticket = await file(world, priority="low")
-    await services.change_status(caller(world.agent), ticket.id, "open")
-    await services.change_status(caller(world.agent), ticket.id, "resolved")
-    await services.change_status(caller(world.agent), ticket.id, "closed")
-    outcome = await services.add_message(caller(world.customer_a2), ticket.id, "同じ症状が再発しました。")
+    await workflow.change_status(caller(world.agent), ticket.id, "open")
+    await workflow.change_status(caller(world.agent), ticket.id, "resolved")
+    await workflow.change_status(caller(world.agent), ticket.id, "closed")
+    outcome = await thread.add_message(caller(world.customer_a2), ticket.id, "同じ症状が再発しました。")
     assert outcome.follow_up_of == ticket.id and outcome.ticket_id != ticket.id and outcome.message_id is None
-    follow_up = await services.get_ticket(caller(world.customer_a2), outcome.ticket_id)
+    follow_up = await reading.get_ticket(caller(world.customer_a2), outcome.ticket_id)
     assert follow_up.status == "new" and follow_up.body == "同じ症状が再発しました。"
     assert follow_up.follow_up_of.id == ticket.id and follow_up.priority == "low"
     assert follow_up.requester_id == world.customer_a2.id and follow_up.subject == ticket.subject
-    original = await services.get_ticket(caller(world.customer_a), ticket.id)
+    original = await reading.get_ticket(caller(world.customer_a), ticket.id)
     assert original.status == "closed" and [f.id for f in original.follow_ups] == [follow_up.id]
     assert original.events[-1].kind == "follow_up_created"
     with pytest.raises(IllegalTransition):
-        await services.add_message(caller(world.agent), ticket.id, "追記")
+        await thread.add_message(caller(world.agent), ticket.id, "追記")
 
 
 async def test_a_change_made_on_a_stale_view_is_refused(world):
     ticket = await file(world)
     seen = ticket.version
-    await services.take(caller(world.agent), ticket.id, version=seen)
+    await workflow.take(caller(world.agent), ticket.id, version=seen)
     with pytest.raises(StaleVersion) as refused:
-        await services.take(caller(world.agent2), ticket.id, version=seen)
+        await workflow.take(caller(world.agent2), ticket.id, version=seen)
     assert "changed since you opened it" in refused.value.message or "変更" in refused.value.message
     with pytest.raises(StaleVersion):
-        await services.add_message(caller(world.agent2), ticket.id, "回答します", version=seen)
+        await thread.add_message(caller(world.agent2), ticket.id, "回答します", version=seen)
     with pytest.raises(StaleVersion):
-        await services.change_status(caller(world.agent2), ticket.id, "open", version=seen)
+        await workflow.change_status(caller(world.agent2), ticket.id, "open", version=seen)
     with pytest.raises(StaleVersion):
-        await services.update_fields(caller(world.agent2), ticket.id, version=seen, priority="urgent")
-    detail = await services.get_ticket(caller(world.agent2), ticket.id)
+        await classification.update_fields(caller(world.agent2), ticket.id, version=seen, priority="urgent")
+    detail = await reading.get_ticket(caller(world.agent2), ticket.id)
     assert detail.assignee_id == world.agent.id and detail.messages == () and detail.version == seen + 1
 
 
@@ -276,16 +277,16 @@ async def test_taking_assigning_and_reclassifying_are_recorded_in_the_history(wo
     await points.set_approval_limit(caller(world.customer_a2), 5)
     ticket = await file(world)
     agent = caller(world.agent)
-    ticket = await services.take(agent, ticket.id, version=ticket.version)
-    ticket = await services.assign(agent, ticket.id, world.agent2.id, version=ticket.version)
-    ticket = await services.update_fields(
+    ticket = await workflow.take(agent, ticket.id, version=ticket.version)
+    ticket = await workflow.assign(agent, ticket.id, world.agent2.id, version=ticket.version)
+    ticket = await classification.update_fields(
         agent, ticket.id, version=ticket.version, priority="urgent", category="incident",
         request_type_code="onsite", department_id=world.department.id,
     )
     assert (ticket.assignee_id, ticket.priority, ticket.category, ticket.request_type_code, ticket.department_id) == (
         world.agent2.id, "urgent", "incident", other_type.code, world.department.id)
     assert ticket.resolution_due_at - ticket.created_at == timedelta(hours=8) and ticket.version == 4
-    detail = await services.get_ticket(agent, ticket.id)
+    detail = await reading.get_ticket(agent, ticket.id)
     changes = [(e.detail["field"], e.detail.get("from_label") or e.detail["from"], e.detail.get("to_label") or e.detail["to"])
                for e in detail.events if e.kind == "field_changed"]
     assert changes == [
@@ -296,18 +297,18 @@ async def test_taking_assigning_and_reclassifying_are_recorded_in_the_history(wo
     assert all(e.actor_id == world.agent.id and e.text for e in detail.events[1:])
     # Customers see the status history, not the internal handling.
     # The customer sees the price change, not the internal classification lines.
-    assert [e.kind for e in (await services.get_ticket(caller(world.customer_a), ticket.id)).events] == [
+    assert [e.kind for e in (await reading.get_ticket(caller(world.customer_a), ticket.id)).events] == [
         "created", "points_requoted"]
 
 
 async def test_only_staff_take_assign_or_reclassify(world):
     ticket = await file(world)
     with pytest.raises(NotAllowed):
-        await services.take(caller(world.customer_a), ticket.id, version=1)
+        await workflow.take(caller(world.customer_a), ticket.id, version=1)
     with pytest.raises(NotAllowed):
-        await services.update_fields(caller(world.customer_a), ticket.id, version=1, priority="urgent")
+        await classification.update_fields(caller(world.customer_a), ticket.id, version=1, priority="urgent")
     with pytest.raises(InvalidInput) as refused:
-        await services.assign(caller(world.agent), ticket.id, world.customer_a.id, version=1)
+        await workflow.assign(caller(world.agent), ticket.id, world.customer_a.id, version=1)
     assert refused.value.extra["field"] == "assignee"
 
 
@@ -315,22 +316,22 @@ async def test_staff_update_custom_fields_with_validation(world):
     await make_custom_field("pcs", "number")
     ticket = await file(world)
     with pytest.raises(InvalidInput):
-        await services.update_custom_fields(caller(world.agent), ticket.id, {"pcs": "many"}, version=1)
-    updated = await services.update_custom_fields(caller(world.agent), ticket.id, {"pcs": "3"}, version=1)
+        await classification.update_custom_fields(caller(world.agent), ticket.id, {"pcs": "many"}, version=1)
+    updated = await classification.update_custom_fields(caller(world.agent), ticket.id, {"pcs": "3"}, version=1)
     assert updated.version == 2
-    assert (await services.get_ticket(caller(world.customer_a), ticket.id)).custom_fields == {"pcs": 3}
+    assert (await reading.get_ticket(caller(world.customer_a), ticket.id)).custom_fields == {"pcs": 3}
 
 
 async def test_a_customer_cannot_see_or_change_another_companys_request(world):
     ticket = await file(world)
     other = caller(world.customer_b)
     with pytest.raises(NotFound):
-        await services.get_ticket(other, ticket.id)
+        await reading.get_ticket(other, ticket.id)
     with pytest.raises(NotFound):
-        await services.add_message(other, ticket.id, "こんにちは")
+        await thread.add_message(other, ticket.id, "こんにちは")
     with pytest.raises(NotFound):
-        await services.change_status(other, ticket.id, "cancelled")
-    assert (await services.get_ticket(caller(world.customer_a2), ticket.id)).id == ticket.id
+        await workflow.change_status(other, ticket.id, "cancelled")
+    assert (await reading.get_ticket(caller(world.customer_a2), ticket.id)).id == ticket.id
 
 
 async def test_requests_filed_at_the_same_moment_get_distinct_consecutive_numbers(world, settings):
@@ -346,9 +347,9 @@ async def test_two_agents_replying_at_once_on_the_same_view_one_wins(world):
 
     ticket = await file(world)
     results = await asyncio.gather(
-        services.add_message(caller(world.agent), ticket.id, "回答A", version=ticket.version),
-        services.add_message(caller(world.agent2), ticket.id, "回答B", version=ticket.version),
+        thread.add_message(caller(world.agent), ticket.id, "回答A", version=ticket.version),
+        thread.add_message(caller(world.agent2), ticket.id, "回答B", version=ticket.version),
         return_exceptions=True,
     )
     assert sorted(type(r).__name__ for r in results) == ["ReplyOutcome", "StaleVersion"]
-    assert len((await services.get_ticket(caller(world.agent), ticket.id)).messages) == 1
+    assert len((await reading.get_ticket(caller(world.agent), ticket.id)).messages) == 1

@@ -7,7 +7,7 @@ import pytest
 
 from app.errors import NotFound
 from app.notifications.tables import OutboxMessage
-from app.tickets import services as tickets
+from app.tickets.services import filing, history, thread, watchers
 from app.tickets.tables import TicketEvent, TicketWatcher
 from tests.factories import caller, csrf, make_support_world, sign_in
 
@@ -15,7 +15,7 @@ from tests.factories import caller, csrf, make_support_world, sign_in
 @pytest.fixture
 async def world():
     w = await make_support_world()
-    w.ticket = await tickets.create_ticket(
+    w.ticket = await filing.create_ticket(
         caller(w.customer_a), subject="プリンターが印刷できない", body="本社3階のプリンターです。",
         request_type_code=w.request_type.code,
     )
@@ -28,7 +28,7 @@ async def _watcher_rows(ticket_id: int) -> list[int]:
 
 async def _watch_events(ticket_id: int) -> list[str]:
     rows = await TicketEvent.select(TicketEvent.kind).where(
-        (TicketEvent.ticket == ticket_id) & TicketEvent.kind.is_in(list(tickets.WATCH_EVENT_KINDS))
+        (TicketEvent.ticket == ticket_id) & TicketEvent.kind.is_in(list(history.WATCH_EVENT_KINDS))
     ).order_by(TicketEvent.id)
     return [r["kind"] for r in rows]
 
@@ -39,27 +39,27 @@ async def _mails_to(address: str, kind: str = "public_reply") -> list[dict]:
 
 async def test_watching_twice_or_stopping_twice_changes_nothing_more(world):
     colleague, ticket_id = caller(world.customer_a2), world.ticket.id
-    assert await tickets.watch(colleague, ticket_id) is True
-    assert await tickets.watch(colleague, ticket_id) is False
+    assert await watchers.watch(colleague, ticket_id) is True
+    assert await watchers.watch(colleague, ticket_id) is False
     assert await _watcher_rows(ticket_id) == [world.customer_a2.id]
-    assert await tickets.watchers(colleague, ticket_id) == [(world.customer_a2.id, "青木 二郎")]
+    assert await watchers.watchers(colleague, ticket_id) == [(world.customer_a2.id, "青木 二郎")]
 
-    assert await tickets.unwatch(colleague, ticket_id) is True
-    assert await tickets.unwatch(colleague, ticket_id) is False
+    assert await watchers.unwatch(colleague, ticket_id) is True
+    assert await watchers.unwatch(colleague, ticket_id) is False
     assert await _watcher_rows(ticket_id) == []
     assert await _watch_events(ticket_id) == ["watch_started", "watch_stopped"]
 
 
 async def test_a_watcher_gets_the_public_reply_by_mail_but_not_the_internal_note(world):
-    await tickets.watch(caller(world.customer_a2), world.ticket.id)
-    await tickets.watch(caller(world.agent2), world.ticket.id)
+    await watchers.watch(caller(world.customer_a2), world.ticket.id)
+    await watchers.watch(caller(world.agent2), world.ticket.id)
     agent = caller(world.agent)
 
-    await tickets.add_message(agent, world.ticket.id, "社内メモ: トナー切れの可能性", internal=True)
+    await thread.add_message(agent, world.ticket.id, "社内メモ: トナー切れの可能性", internal=True)
     assert await _mails_to(world.customer_a2.email) == []
     assert await _mails_to(world.agent2.email) == []
 
-    await tickets.add_message(agent, world.ticket.id, "トナーを交換してください。")
+    await thread.add_message(agent, world.ticket.id, "トナーを交換してください。")
     assert len(await _mails_to(world.customer_a2.email)) == 1
     assert len(await _mails_to(world.agent2.email)) == 1
     assert "社内メモ" not in (await _mails_to(world.customer_a2.email))[0]["body"]
@@ -67,23 +67,23 @@ async def test_a_watcher_gets_the_public_reply_by_mail_but_not_the_internal_note
 
 async def test_a_watcher_who_stopped_gets_no_more_mail(world):
     colleague = caller(world.customer_a2)
-    await tickets.watch(colleague, world.ticket.id)
-    await tickets.unwatch(colleague, world.ticket.id)
-    await tickets.add_message(caller(world.agent), world.ticket.id, "トナーを交換してください。")
+    await watchers.watch(colleague, world.ticket.id)
+    await watchers.unwatch(colleague, world.ticket.id)
+    await thread.add_message(caller(world.agent), world.ticket.id, "トナーを交換してください。")
     assert await _mails_to(world.customer_a2.email) == []
 
 
 async def test_customers_see_their_companys_watchers_and_staff_see_everyone(world):
-    await tickets.watch(caller(world.customer_a2), world.ticket.id)
-    await tickets.watch(caller(world.agent2), world.ticket.id)
-    assert [w.name for w in await tickets.watchers(caller(world.customer_a), world.ticket.id)] == ["青木 二郎"]
-    assert [w.name for w in await tickets.watchers(caller(world.agent), world.ticket.id)] == ["青木 二郎", "鈴木 担当"]
+    await watchers.watch(caller(world.customer_a2), world.ticket.id)
+    await watchers.watch(caller(world.agent2), world.ticket.id)
+    assert [w.name for w in await watchers.watchers(caller(world.customer_a), world.ticket.id)] == ["青木 二郎"]
+    assert [w.name for w in await watchers.watchers(caller(world.agent), world.ticket.id)] == ["青木 二郎", "鈴木 担当"]
 
 
 async def test_another_companys_customer_cannot_watch_or_see_watchers(world):
-    await tickets.watch(caller(world.customer_a2), world.ticket.id)
+    await watchers.watch(caller(world.customer_a2), world.ticket.id)
     outsider = caller(world.customer_b)
-    for attempt in (tickets.watch, tickets.unwatch, tickets.watchers):
+    for attempt in (watchers.watch, watchers.unwatch, watchers.watchers):
         with pytest.raises(NotFound):
             await attempt(outsider, world.ticket.id)
     assert await _watcher_rows(world.ticket.id) == [world.customer_a2.id]

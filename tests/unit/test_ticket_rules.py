@@ -6,16 +6,10 @@ import pytest
 
 from app.errors import IllegalTransition, InvalidInput, NotAllowed
 from app.tickets.attachments import clean_filename, extension_of
-from app.tickets.services import (
-    TRANSITIONS,
-    allowed_statuses,
-    check_transition,
-    decode_cursor,
-    encode_cursor,
-    normalise_subject,
-    subjects_match,
-    validate_custom_fields,
-)
+from app.tickets.services.filing import normalise_subject, subjects_match
+from app.tickets.services.filters import decode_cursor, encode_cursor
+from app.tickets.services.rules import TRANSITIONS, allowed_statuses, check_transition
+from app.tickets.services.validation import validate_custom_fields
 
 STAFF_STEPS = [
     ("new", "open"), ("new", "cancelled"), ("open", "waiting"), ("open", "resolved"), ("open", "cancelled"),

@@ -1,0 +1,60 @@
+"""Moving a request along: a status change under the status machine (app/tickets/services/rules.py)
+and its owner (take, assign)."""
+
+from __future__ import annotations
+
+from app import db
+from app.accounts.caller import Caller
+from app.accounts.tables import STAFF_ROLES, User
+from app.errors import InvalidInput
+from app.i18n import _
+from app.notifications import services as notify
+from app.tickets import points
+from app.tickets.services._rows import lock, record, require_staff, save, status_changes, user_names, utcnow
+from app.tickets.services.reading import ticket_summary
+from app.tickets.services.results import TicketSummary
+from app.tickets.services.rules import check_transition
+from app.tickets.tables import Ticket
+
+
+async def change_status(caller: Caller, ticket_id: int, status: str, *, version: int | None = None) -> TicketSummary:
+    """Move a request to `status` under the rules of the status machine.
+
+    `version` is the one the caller saw (None: do not check). Records the change in the
+    history and tells the requester (outbox) unless the requester made it.
+    """
+    now = utcnow()
+    async with db.write_transaction():
+        row = await lock(caller, ticket_id, version)
+        old = row["status"]
+        check_transition(old, status, staff=caller.is_staff, work_started=row["first_responded_at"] is not None)
+        await save(row, status_changes(old, status, now), now)
+        await points.settle_for_status(row, old, status, caller.id)
+        await record(ticket_id, caller.id, "status_changed", {"from": old, "to": status}, now)
+        await notify.status_changed(ticket_id, old, status, caller.id)
+    return await ticket_summary(caller, ticket_id)
+
+
+async def take(caller: Caller, ticket_id: int, *, version: int) -> TicketSummary:
+    """The calling staff member takes the request (becomes its assignee)."""
+    return await assign(caller, ticket_id, caller.id, version=version)
+
+
+async def assign(caller: Caller, ticket_id: int, assignee_id: int | None, *, version: int) -> TicketSummary:
+    """Give the request to an active staff member (None: to nobody)."""
+    require_staff(caller)
+    if assignee_id is not None:
+        person = await User.select(User.name, User.role, User.is_active).where(User.id == assignee_id).first()
+        if person is None or person["role"] not in STAFF_ROLES or not person["is_active"]:
+            raise InvalidInput(_("The assignee must be an active staff member."), field="assignee")
+    now = utcnow()
+    async with db.write_transaction():
+        row = await lock(caller, ticket_id, version)
+        if row["assignee"] != assignee_id:
+            names = await user_names([i for i in (row["assignee"], assignee_id) if i is not None])
+            await save(row, {Ticket.assignee: assignee_id}, now)
+            await record(ticket_id, caller.id, "field_changed", {
+                "field": "assignee", "from": row["assignee"], "to": assignee_id,
+                "from_label": names.get(row["assignee"]), "to_label": names.get(assignee_id),
+            }, now)
+    return await ticket_summary(caller, ticket_id)
