@@ -40,9 +40,9 @@ from app.errors import NotAllowed
 from app.i18n import _
 from app.notifications.tables import OutboxMessage
 from app.settings import get_settings
-from app.tickets import points as ticket_points
 from app.tickets.attachments import Upload
 from app.tickets.services import classification, filing, reading, thread, workflow
+from app.tickets.services import points as ticket_points
 from app.tickets.tables import Attachment, PointChangeRequest, Ticket, TicketEvent, TicketMessage
 from billing import clock, ledger, purchases
 from billing.invoicing import documents_of_purchase
@@ -964,9 +964,9 @@ async def _perform(world: _World, step: _Step, ticket_ids: dict[int, int]) -> No
     elif step.action == "status":
         await workflow.change_status(caller, ticket_id, payload["status"])
     elif step.action == "overage":
-        await ticket_points.request_overage(caller, ticket_id, payload["minutes"], payload["reason"])
+        await classification.request_overage(caller, ticket_id, payload["minutes"], payload["reason"])
     elif step.action == "waive":
-        await ticket_points.waive(caller, ticket_id, payload["reason"])
+        await workflow.waive(caller, ticket_id, payload["reason"])
     else:
         raise ValueError(f"unknown demo step {step.action!r}")
 

@@ -29,10 +29,20 @@ from app.errors import Conflict, InsufficientPoints, InvalidInput, KippuError, N
 from app.i18n import _
 from app.schema import MAX_ID
 from app.settings import get_settings
-from app.tickets import points
 from app.tickets.attachments import Upload, attachment_download, upload_body_max_bytes
-from app.tickets.services import choices, classification, exports, reading, rules, thread, watchers, workflow
-from app.tickets.services.results import TicketFilters
+from app.tickets.services import (
+    choices,
+    classification,
+    exports,
+    points,
+    quotes,
+    reading,
+    rules,
+    thread,
+    watchers,
+    workflow,
+)
+from app.tickets.services.results import Requote, TicketFilters
 from app.tickets.tables import CATEGORIES, PRIORITIES, STATUSES
 
 QUEUE_PAGE_SIZE = 50
@@ -266,7 +276,7 @@ class ConsoleController(Controller):
                 "staff": await people.list_staff(caller, include_inactive=False),
                 "departments": await people.list_departments(caller),
                 # Reclassifying prices by the request's own point table version: its types.
-                "request_types": await points.types_of_version(await points.price_version_of(ticket.id)),
+                "request_types": await quotes.types_of_version(await points.price_version_of(ticket.id)),
                 "custom_fields": await choices.custom_field_definitions(caller),
                 "categories": CATEGORIES,
                 "priorities": PRIORITIES,
@@ -378,7 +388,7 @@ class ConsoleController(Controller):
         caller, form = caller_of(request), await request.form()
 
         async def change():
-            await points.waive(caller, ticket_id, str(form.get("reason") or ""), version=_version(form))
+            await workflow.waive(caller, ticket_id, str(form.get("reason") or ""), version=_version(form))
 
         return await self._change(request, ticket_id, change, _("The charge was waived; the points went back."))
 
@@ -386,10 +396,10 @@ class ConsoleController(Controller):
     async def overage(self, request: Request, ticket_id: FromPath[int]) -> Template | Redirect:
         """Ask for extra time beyond what the request type includes (priced by its point table)."""
         caller, form = caller_of(request), await request.form()
-        outcome: list[points.Requote] = []
+        outcome: list[Requote] = []
 
         async def change():
-            outcome.append(await points.request_overage(
+            outcome.append(await classification.request_overage(
                 caller, ticket_id, form.get("extra_minutes"), str(form.get("reason") or ""), version=_version(form),
             ))
 

@@ -26,9 +26,20 @@ from app.errors import InsufficientPoints, InvalidInput, KippuError, NotAuthenti
 from app.i18n import _
 from app.points import services as points
 from app.settings import get_settings
-from app.tickets import points as ticket_points
 from app.tickets.attachments import MAX_FILES_PER_MESSAGE, Upload, attachment_download, upload_body_max_bytes
-from app.tickets.services import choices, filing, reading, rules, thread, validation, watchers, workflow
+from app.tickets.services import (
+    choices,
+    classification,
+    filing,
+    quotes,
+    reading,
+    rules,
+    thread,
+    validation,
+    watchers,
+    workflow,
+)
+from app.tickets.services import points as ticket_points
 from app.tickets.services.results import TicketFilters
 from app.tickets.tables import CATEGORIES, PRIORITIES, STATUSES
 
@@ -37,6 +48,8 @@ RECENT_SIZE = 10
 MY_OPEN_SIZE = 20
 OPEN_FILTER = ",".join(rules.OPEN_STATUSES)
 CUSTOM_FIELD_PREFIX = "custom_fields."
+# Where a customer short of points goes to buy more (members are told to ask their admin there).
+BALANCE_PATH = "/portal/purchase"
 HISTORY_FILTERS = ("q", "status", "priority", "request_type", "requester", "created_from", "created_to")
 
 
@@ -164,9 +177,9 @@ class PortalController(Controller):
             duplicates=duplicates or [],
             files_dropped=files_dropped,
             shortfall=shortfall.extra if shortfall else None,
-            price=await ticket_points.filing_price(caller, values.get("request_type"), values["priority"]),
-            balance_path=ticket_points.BALANCE_PATH,
-            request_types=await ticket_points.fileable_types(),
+            price=await quotes.filing_price(caller, values.get("request_type"), values["priority"]),
+            balance_path=BALANCE_PATH,
+            request_types=await quotes.fileable_types(),
             custom_fields=await choices.custom_field_inputs(caller),
             priorities=PRIORITIES,
             categories=CATEGORIES,
@@ -184,8 +197,8 @@ class PortalController(Controller):
         self, request: HTMXRequest, request_type: FromQuery[str] = "", priority: FromQuery[str] = "normal"
     ) -> Template:
         """The price of the request being written and the balance, refreshed as type and priority change."""
-        price = await ticket_points.filing_price(caller_of(request), request_type[:40], priority[:10])
-        return fragment("filing_price", price=price, balance_path=ticket_points.BALANCE_PATH)
+        price = await quotes.filing_price(caller_of(request), request_type[:40], priority[:10])
+        return fragment("filing_price", price=price, balance_path=BALANCE_PATH)
 
     @get("/tickets/duplicates")
     async def duplicate_warning(self, request: HTMXRequest, subject: FromQuery[str] = "") -> Template:
@@ -246,7 +259,7 @@ class PortalController(Controller):
             reply_body=reply_body,
             status_error=status_error,
             points_error=points_error,
-            balance_path=ticket_points.BALANCE_PATH,
+            balance_path=BALANCE_PATH,
             limits=limits_text(),
             accept=accept_attribute(),
             watchers=await watchers.watchers(caller_of(request), ticket_id),
@@ -325,7 +338,7 @@ class PortalController(Controller):
         if answer not in ("approve", "decline"):
             raise NotFound(_("This page does not exist."))
         try:
-            change = await ticket_points.decide_change(
+            change = await classification.decide_change(
                 caller_of(request), ticket_id, change_id, approve=answer == "approve"
             )
         except KippuError as exc:

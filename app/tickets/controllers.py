@@ -12,7 +12,7 @@ from litestar.response import File
 from app.accounts.guards import caller_of, requires_login
 from app.idempotency import respond_once
 from app.schema import MAX_ID
-from app.tickets import points, services
+from app.tickets import services
 from app.tickets.attachments import attachment_download
 from app.tickets.schemas import (
     MessageCreate,
@@ -27,6 +27,7 @@ from app.tickets.schemas import (
     TicketRead,
     Waive,
 )
+from app.tickets.services import classification, points, workflow
 
 
 class TicketController(Controller):
@@ -121,7 +122,7 @@ class TicketController(Controller):
         caller = caller_of(request)
 
         async def run() -> PointsRead:
-            await points.waive(caller, ticket_id, data.reason, version=data.version)
+            await workflow.waive(caller, ticket_id, data.reason, version=data.version)
             return PointsRead.of(await points.points_story(caller, ticket_id))
 
         return await respond_once(request, caller, run, status_code=200)
@@ -134,7 +135,7 @@ class TicketController(Controller):
         caller = caller_of(request)
 
         async def run() -> PointsRead:
-            await points.request_overage(caller, ticket_id, data.minutes, data.reason, version=data.version)
+            await classification.request_overage(caller, ticket_id, data.minutes, data.reason, version=data.version)
             return PointsRead.of(await points.points_story(caller, ticket_id))
 
         return await respond_once(request, caller, run, status_code=200)
@@ -147,7 +148,7 @@ class TicketController(Controller):
         caller = caller_of(request)
 
         async def run() -> PointChangeRead:
-            return PointChangeRead.of(await points.decide_change(caller, ticket_id, change_id, approve=True))
+            return PointChangeRead.of(await classification.decide_change(caller, ticket_id, change_id, approve=True))
 
         return await respond_once(request, caller, run, status_code=200)
 
@@ -159,7 +160,7 @@ class TicketController(Controller):
         caller = caller_of(request)
 
         async def run() -> PointChangeRead:
-            return PointChangeRead.of(await points.decide_change(caller, ticket_id, change_id, approve=False))
+            return PointChangeRead.of(await classification.decide_change(caller, ticket_id, change_id, approve=False))
 
         return await respond_once(request, caller, run, status_code=200)
 

@@ -8,11 +8,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from app.schema import MAX_ID
-from app.tickets.points import ChangeView, PointsStory
 from app.tickets.services.history import EventView
 from app.tickets.services.results import (
     AttachmentView,
+    ChangeView,
     MessageView,
+    PointsStory,
     ReplyOutcome,
     TicketDetail,
     TicketPage,

@@ -24,7 +24,7 @@ class RequestType(Table, tablename="request_types"):
 
     What can be filed, its names, scope and price come from the point table version in force
     (pricing/); filing a code that table prices registers it here with the table's names. See
-    app/tickets/points.py for the whole rule. `is_active = False` withdraws a code from filing."""
+    app/tickets/services/quotes.py for the whole rule. `is_active = False` withdraws a code from filing."""
 
     code = Varchar(length=32, unique=True)
     name_ja = Varchar(length=100)
@@ -59,7 +59,7 @@ class Ticket(Table, tablename="tickets"):
     first_responded_at = Timestamptz(null=True, default=None)
     resolved_at = Timestamptz(null=True, default=None)
     closed_at = Timestamptz(null=True, default=None)
-    # Its price (app/tickets/points.py): the point table version in force when it was filed (kept
+    # Its price (app/tickets/services/quotes.py): the point table version in force when it was filed (kept
     # forever), the points it costs now (re-quotes change this) and the extra minutes of work
     # beyond what its type includes that are priced in. NULL version: filed before pricing.
     price_version = ForeignKey(PointTableVersion, null=True, on_delete=OnDelete.restrict)

@@ -29,8 +29,7 @@ from pydantic import BaseModel
 from app import db
 from app.accounts.tokens import create_token
 from app.server import create_app
-from app.tickets import points as ticket_points
-from app.tickets.services import filing, thread
+from app.tickets.services import classification, filing, points, thread
 from app.tickets.tables import Ticket
 from billing import clock, purchases
 from billing.invoicing import documents_of_purchase
@@ -93,8 +92,8 @@ async def world(database):
     )
     await thread.add_message(caller(w.agent), ticket.id, "回答します")
     w.ticket = ticket.id
-    await ticket_points.request_overage(caller(w.agent), ticket.id, 60, "追加作業")
-    w.change = (await ticket_points.pending_change_of(ticket.id)).id
+    await classification.request_overage(caller(w.agent), ticket.id, 60, "追加作業")
+    w.change = (await points.pending_change_of(ticket.id)).id
     draft = await pricing.create_draft(note="入力検査")
     w.draft = (await PointTableVersion.select(PointTableVersion.number).where(PointTableVersion.id == draft).first())[
         "number"]

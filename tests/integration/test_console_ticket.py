@@ -6,8 +6,7 @@ import re
 
 import pytest
 
-from app.tickets import points
-from app.tickets.services import filing, reading, workflow
+from app.tickets.services import filing, points, reading, workflow
 from app.tickets.tables import Attachment, Ticket, TicketEvent, TicketMessage
 from tests.factories import caller, csrf, make_custom_field, make_department, make_support_world, sign_in
 

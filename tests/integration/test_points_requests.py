@@ -9,8 +9,7 @@ import pytest
 
 from app.errors import IllegalTransition, InsufficientPoints, InvalidInput, NotAllowed, NotFound
 from app.notifications.tables import OutboxMessage
-from app.tickets import points
-from app.tickets.services import classification, filing, reading, thread, workflow
+from app.tickets.services import charges, classification, filing, points, reading, thread, workflow
 from app.tickets.tables import PointChangeRequest, Ticket, TicketCounter
 from billing import ledger
 from billing.tables import LedgerEntry, PointHold
@@ -149,10 +148,10 @@ async def test_cancelling_gives_the_points_back(world):
 async def test_an_agent_waives_the_charge_with_a_reason(world):
     ticket = await file(world)
     with pytest.raises(InvalidInput):
-        await points.waive(caller(world.agent), ticket.id, "  ")
+        await workflow.waive(caller(world.agent), ticket.id, "  ")
     with pytest.raises(NotAllowed):
-        await points.waive(caller(world.customer_a), ticket.id, "自分で")
-    await points.waive(caller(world.agent), ticket.id, "弊社サーバーの障害が原因のため")
+        await workflow.waive(caller(world.customer_a), ticket.id, "自分で")
+    await workflow.waive(caller(world.agent), ticket.id, "弊社サーバーの障害が原因のため")
     assert await available(world.org_a) == 100
     story = await points.points_story(caller(world.customer_a), ticket.id)
     assert story.waived and story.waive_reason == "弊社サーバーの障害が原因のため"
@@ -163,7 +162,7 @@ async def test_an_agent_waives_the_charge_with_a_reason(world):
     await resolve(world, ticket)
     assert await available(world.org_a) == 100
     with pytest.raises(IllegalTransition):
-        await points.waive(caller(world.agent), ticket.id, "もう一度")
+        await workflow.waive(caller(world.agent), ticket.id, "もう一度")
     await assert_books_clean()
 
 
@@ -210,15 +209,15 @@ async def test_a_dearer_classification_waits_for_the_customer_who_approves(world
     assert {m["to_address"] for m in mails} == {world.customer_a.email, world.customer_a2.email}
     # Another company's member cannot answer; the requester can.
     with pytest.raises(NotFound):
-        await points.decide_change(caller(world.customer_b), ticket.id, pending.id, approve=True)
-    change = await points.decide_change(caller(world.customer_a), ticket.id, pending.id, approve=True)
+        await classification.decide_change(caller(world.customer_b), ticket.id, pending.id, approve=True)
+    change = await classification.decide_change(caller(world.customer_a), ticket.id, pending.id, approve=True)
     assert change.status == "approved"
     summary = await reading.ticket_summary(caller(world.agent), ticket.id)
     assert (summary.priority, summary.quoted_points) == ("urgent", 4)
     balance = await ledger.balance(world.org_a.id)
     assert (balance.available, balance.held) == (96, 4)
     with pytest.raises(IllegalTransition):
-        await points.decide_change(caller(world.customer_a), ticket.id, pending.id, approve=False)
+        await classification.decide_change(caller(world.customer_a), ticket.id, pending.id, approve=False)
     await resolve(world, ticket)
     assert (await points.points_story(caller(world.agent), ticket.id)).captured == 4
     await assert_books_clean()
@@ -226,10 +225,10 @@ async def test_a_dearer_classification_waits_for_the_customer_who_approves(world
 
 async def test_a_declined_rise_changes_nothing(world):
     ticket = await file(world)
-    await points.request_overage(caller(world.agent), ticket.id, 45, "調査に追加で45分必要", version=ticket.version)
+    await classification.request_overage(caller(world.agent), ticket.id, 45, "調査に追加で45分必要", version=ticket.version)
     pending = await points.pending_change_of(ticket.id)
     assert (pending.kind, pending.from_points, pending.to_points) == ("overage", 3, 5)
-    change = await points.decide_change(caller(world.customer_a2), ticket.id, pending.id, approve=False)
+    change = await classification.decide_change(caller(world.customer_a2), ticket.id, pending.id, approve=False)
     assert change.status == "declined"
     summary = await reading.ticket_summary(caller(world.agent), ticket.id)
     assert summary.quoted_points == 3
@@ -244,13 +243,13 @@ async def test_a_rise_within_the_approval_limit_applies_at_once(world):
         await points.set_approval_limit(caller(world.customer_a), 5)
     await points.set_approval_limit(caller(world.customer_a2), 2)
     ticket = await file(world)
-    outcome = await points.request_overage(caller(world.agent), ticket.id, 60, "データ移行の追加作業")
+    outcome = await classification.request_overage(caller(world.agent), ticket.id, 60, "データ移行の追加作業")
     assert (outcome.applied, outcome.to_points) == (True, 5)
     balance = await ledger.balance(world.org_a.id)
     assert (balance.available, balance.held) == (95, 5)
     assert await points.pending_change_of(ticket.id) is None
     # Above the limit: asked.
-    outcome = await points.request_overage(caller(world.agent), ticket.id, 90, "さらに追加作業")
+    outcome = await classification.request_overage(caller(world.agent), ticket.id, 90, "さらに追加作業")
     assert (outcome.applied, outcome.from_points, outcome.to_points) == (False, 5, 8)
     await assert_books_clean()
 
@@ -260,10 +259,10 @@ async def test_approving_without_enough_points_says_so_and_keeps_the_question(wo
     await give_points(poor, 3)
     member = await make_user("customer_admin", organization=poor)
     ticket = await file(world, who=member)
-    await points.request_overage(caller(world.agent), ticket.id, 30, "追加作業")
+    await classification.request_overage(caller(world.agent), ticket.id, 30, "追加作業")
     pending = await points.pending_change_of(ticket.id)
     with pytest.raises(InsufficientPoints) as refused:
-        await points.decide_change(caller(member), ticket.id, pending.id, approve=True)
+        await classification.decide_change(caller(member), ticket.id, pending.id, approve=True)
     assert "1" in refused.value.message
     assert (await points.pending_change_of(ticket.id)).id == pending.id
     await assert_books_clean()
@@ -273,7 +272,7 @@ async def test_a_settled_request_no_longer_changes_price(world):
     ticket = await file(world)
     await resolve(world, ticket)
     with pytest.raises(IllegalTransition):
-        await points.request_overage(caller(world.agent), ticket.id, 30, "追加作業")
+        await classification.request_overage(caller(world.agent), ticket.id, 30, "追加作業")
 
 
 async def test_a_follow_up_of_a_closed_request_is_priced_and_held_anew(world):
@@ -329,7 +328,7 @@ def points_lines(html: str) -> list[tuple[str, str]]:
 
 async def test_the_points_story_names_who_filed_and_which_agent_waived_or_resolved(client, world):
     waived = await file(world)
-    await points.waive(caller(world.agent), waived.id, "弊社の設定ミス")
+    await workflow.waive(caller(world.agent), waived.id, "弊社の設定ミス")
     resolved = await file(world, who=world.customer_a2)
     await workflow.change_status(caller(world.agent2), resolved.id, "open")
     await workflow.change_status(caller(world.agent2), resolved.id, "resolved")
@@ -393,7 +392,7 @@ async def test_the_customer_admin_sets_the_approval_limit_in_the_portal(client, 
     assert refused.status_code == 422
     response = await client.post("/portal/points/approval-limit", data={"approval_limit": "3", **csrf(client)})
     assert response.status_code in (302, 303)
-    assert await points.approval_limit_of(world.org_a.id) == 3
+    assert await charges.approval_limit_of(world.org_a.id) == 3
 
 
 async def test_requests_filed_at_once_never_spend_more_than_the_balance(world):

@@ -29,9 +29,8 @@ from app.accounts.tokens import create_token, revoke_token
 from app.piccolo_app import TABLES
 from app.server import create_app
 from app.settings import get_settings
-from app.tickets import points as ticket_points
 from app.tickets.attachments import Upload
-from app.tickets.services import filing, reading, thread, workflow
+from app.tickets.services import classification, filing, points, reading, thread, workflow
 from app.tickets.tables import Attachment, TicketMessage
 from billing import invoicing, purchases
 from tests.factories import (
@@ -118,8 +117,8 @@ async def _company(letter: str, mark: str, department, request_type, agent, secr
         (Attachment.ticket == opened.id) & Attachment.message.is_null()
     ).first())["id"]
     token, token_id = await create_token(admin.id, f"{mark} token")
-    await ticket_points.request_overage(staff, opened.id, 60, f"{mark} 追加作業")
-    change = (await ticket_points.pending_change_of(opened.id)).id
+    await classification.request_overage(staff, opened.id, 60, f"{mark} 追加作業")
+    change = (await points.pending_change_of(opened.id)).id
     version = (await reading.ticket_summary(staff, opened.id)).version
     purchase = await purchases.start_purchase(org.id, "ISO", 1, "invoice", recipient_name=org.name)
     (invoice,) = await invoicing.documents_of_purchase(purchase.id)

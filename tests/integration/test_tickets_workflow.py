@@ -8,8 +8,7 @@ import pytest
 
 from app.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound, StaleVersion
 from app.notifications.tables import OutboxMessage
-from app.tickets import points
-from app.tickets.services import classification, filing, reading, thread, workflow
+from app.tickets.services import classification, filing, points, reading, thread, workflow
 from app.tickets.tables import RequestType, Ticket, TicketCounter
 from tests.factories import caller, make_custom_field, make_request_type, make_routing, make_support_world
 

@@ -1,9 +1,14 @@
 """Support requests (tickets): the work, without HTTP. A package split by role:
 
     filing.py          file a request: who for whom, price and hold, number, routing; likely duplicates
-    workflow.py        move it along: status changes (the machine is in rules.py), take, assign
+    workflow.py        move it along: status changes (the machine is in rules.py), take, assign, waive
     thread.py          replies and internal notes, time spent, follow-ups of closed requests
-    classification.py  reclassify: priority, category, request type, department, custom fields
+    classification.py  reclassify and re-price: priority, category, request type, department, custom
+                       fields, extra time, the customer's answer to a rise of price
+    charges.py         the points side: what each step does to a request's held points (decisions
+                       the services above carry out; it imports none of them)
+    quotes.py          a request's price: the point table as the forms see it, the filing's quote
+    points.py          a request's points story, its waiting change of price, the approval limit
     reading.py         one request, a page of a queue, the home screens' counts and lists
     filters.py         a queue's filters as a query, and its page cursor
     choices.py         the options of the request forms

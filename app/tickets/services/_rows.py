@@ -206,6 +206,12 @@ async def request_type_id(code: str, *, active_only: bool = True) -> int:
     return row["id"]
 
 
+async def request_type_codes(ids: Iterable[int]) -> dict[int, str]:
+    """The codes of request types, by id."""
+    rows = await RequestType.select(RequestType.id, RequestType.code).where(RequestType.id.is_in(list(ids) or [-1]))
+    return {r["id"]: r["code"] for r in rows}
+
+
 async def active_custom_fields() -> list[dict[str, Any]]:
     """The active custom field definitions (CustomField rows), in display order."""
     return await CustomField.select().where(CustomField.is_active == True).order_by(  # noqa: E712

@@ -17,9 +17,9 @@ from app.errors import InvalidInput, NotFound
 from app.i18n import _
 from app.notifications import services as notify
 from app.settings import get_settings
-from app.tickets import points
 from app.tickets.attachments import StoredFile, Upload, discard, record_files, store_uploads
 from app.tickets.search import refresh_search_document
+from app.tickets.services import charges
 from app.tickets.services._rows import (
     active_custom_fields,
     due_dates,
@@ -29,6 +29,7 @@ from app.tickets.services._rows import (
     summary_values,
     utcnow,
 )
+from app.tickets.services.quotes import quote_for_filing
 from app.tickets.services.reading import ticket_summary
 from app.tickets.services.results import TicketSummary
 from app.tickets.services.rules import OPEN_STATUSES
@@ -105,7 +106,7 @@ async def _prepare_filing(
     if not isinstance(request_type_code, str) or not request_type_code.strip():
         raise InvalidInput(_("Please choose a request type."), field="request_type")
     # Priced by the point table in force now; the request keeps this version and quote forever.
-    priced = await points.quote_for_filing(request_type_code.strip(), priority)
+    priced = await quote_for_filing(request_type_code.strip(), priority)
     type_id = await request_type_id(request_type_code)
     cleaned = validate_custom_fields(await active_custom_fields(), custom_fields, customer=caller.is_customer)
     return {
@@ -149,10 +150,8 @@ async def insert_ticket(caller: Caller, values: dict[str, Any], stored: Sequence
     await refresh_search_document(ticket.id)
     mail = await notify.ticket_created_mail(ticket.id)
     # The quote is held in the same transaction: not enough points undoes the whole filing.
-    await points.hold_for_new_ticket(
-        ticket_id=ticket.id, organization_id=values["organization"], points=values.get("quoted_points") or 0,
-        actor_id=caller.id,
-    )
+    hold = charges.filing_hold(ticket.id, values["organization"], values.get("quoted_points") or 0)
+    await charges.carry_out(hold, caller.id)
     number = await _number_ticket(ticket.id, now)
     await notify.enqueue_ticket_created(mail, number)
     return ticket.id

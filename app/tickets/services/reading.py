@@ -16,10 +16,10 @@ from app.accounts.caller import Caller
 from app.accounts.tables import STAFF_ROLES
 from app.errors import InvalidInput, NotFound
 from app.i18n import _
-from app.tickets import points
 from app.tickets.services._rows import active_custom_fields, summary_columns, summary_values, utcnow, where_visible
 from app.tickets.services.filters import decode_cursor, encode_cursor, filtered
 from app.tickets.services.history import CUSTOMER_EVENT_KINDS, EventView
+from app.tickets.services.points import points_story
 from app.tickets.services.results import (
     AttachmentView,
     CustomFieldValue,
@@ -139,7 +139,7 @@ async def get_ticket(caller: Caller, ticket_id: int) -> TicketDetail:
         events=events,
         allowed_statuses=allowed_statuses(row["status"], staff=caller.is_staff, work_started=work_started),
         minutes_spent_total=sum(m.minutes_spent for m in messages),
-        points=await points.points_story(caller, row["id"]),
+        points=await points_story(caller, row["id"]),
     )
 
 

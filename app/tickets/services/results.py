@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
-from app.tickets.points import PointsStory
+from app.i18n import current_locale
 from app.tickets.services.history import EventView
 from app.tickets.services.rules import localised
+from pricing.rules import Quote, RequestTypePrice
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,7 +40,7 @@ class TicketSummary:
     created_at: datetime
     updated_at: datetime
     version: int
-    quoted_points: int = 0  # the points the request costs now (app/tickets/points.py)
+    quoted_points: int = 0  # the points the request costs now (app/tickets/services/quotes.py)
 
     @property
     def request_type_name(self) -> str:
@@ -92,6 +93,126 @@ class CustomFieldValue:
 class TicketRef:
     id: int
     number: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Points
+
+
+@dataclass(frozen=True, kw_only=True)
+class PricedType:
+    """A request type as the point table prices it, named in the current locale."""
+
+    code: str
+    name: str
+    scope: str
+    points: int
+    included_minutes: int | None
+    block_minutes: int | None
+    points_per_block: int | None
+
+    @classmethod
+    def of(cls, price: RequestTypePrice) -> PricedType:
+        locale = current_locale()
+        return cls(
+            code=price.code, name=price.name(locale) or price.name_ja, scope=price.scope(locale) or price.scope_ja,
+            points=price.points, included_minutes=price.included_minutes, block_minutes=price.block_minutes,
+            points_per_block=price.points_per_block,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FilingPrice:
+    """What the new-request form shows before sending: the price and what the company has."""
+
+    request_type: PricedType | None
+    quote: Quote | None
+    available: int
+    held: int
+
+    @property
+    def points(self) -> int:
+        return self.quote.points if self.quote else 0
+
+    @property
+    def enough(self) -> bool:
+        return self.quote is None or self.available >= self.quote.points
+
+    @property
+    def shortfall(self) -> int:
+        return max(0, self.points - self.available)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeView:
+    id: int
+    kind: str
+    status: str
+    from_points: int
+    to_points: int
+    from_request_type: str
+    to_request_type: str
+    from_priority: str
+    to_priority: str
+    from_extra_minutes: int
+    to_extra_minutes: int
+    reason: str
+    requested_by_name: str
+    requested_at: datetime
+    decided_by_name: str | None
+    decided_at: datetime | None
+
+    @property
+    def increase(self) -> int:
+        return self.to_points - self.from_points
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointsLine:
+    """One line of a request's points story: when, who, what, why."""
+
+    at: datetime
+    actor_name: str | None
+    text: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointsStory:
+    """A request's points: its quote and what became of it, line by line."""
+
+    priced: bool
+    version_number: int | None
+    quoted: int
+    extra_minutes: int
+    held: int
+    captured: int
+    released: int
+    waived: bool
+    waive_reason: str
+    pending_change: ChangeView | None
+    changes: tuple[ChangeView, ...]
+    lines: tuple[PointsLine, ...]
+    can_decide: bool  # the caller may approve or decline the pending change
+
+    @property
+    def settled(self) -> bool:
+        return self.priced and self.held == 0 and (self.captured > 0 or self.released > 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Requote:
+    """What a re-quote did: `applied` (the price and classification changed now) or a pending
+    change waiting for the customer (`change_id`)."""
+
+    applied: bool
+    change_id: int | None
+    from_points: int
+    to_points: int
+
+
+# ---------------------------------------------------------------------------------------------
+# A request whole
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,11 +12,12 @@ from app.accounts.caller import Caller
 from app.errors import IllegalTransition, InvalidInput, NotAllowed
 from app.i18n import _
 from app.notifications import services as notify
-from app.tickets import points
 from app.tickets.attachments import StoredFile, Upload, discard, record_files, store_uploads
 from app.tickets.search import refresh_search_document
+from app.tickets.services import charges
 from app.tickets.services._rows import lock, record, save, status_changes, utcnow
 from app.tickets.services.filing import insert_ticket
+from app.tickets.services.quotes import quote_for_filing
 from app.tickets.services.results import ReplyOutcome
 from app.tickets.services.rules import check_transition
 from app.tickets.services.validation import clean_body, clean_minutes
@@ -103,7 +104,7 @@ async def _add_message(
         changes.update(status_changes(old, new, now))
     new_version = await save(row, changes, now)
     for old, new, _tell in moves:
-        await points.settle_for_status(row, old, new, caller.id)
+        await charges.carry_out(await charges.settlement(row, new), caller.id)
         await record(ticket_id, caller.id, "status_changed", {"from": old, "to": new}, now)
     await refresh_search_document(ticket_id)
     if not internal:
@@ -122,7 +123,7 @@ async def _start_follow_up(
 ) -> ReplyOutcome:
     # A follow-up is a new request: quoted by the table in force and holding its own points.
     code = await RequestType.select(RequestType.code).where(RequestType.id == original["request_type"]).first()
-    priced = await points.quote_for_filing(code["code"], original["priority"])
+    priced = await quote_for_filing(code["code"], original["priority"])
     values = {
         "subject": original["subject"], "body": body, "priority": original["priority"],
         "category": original["category"], "organization": original["organization"], "requester": caller.id,

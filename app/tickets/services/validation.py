@@ -1,5 +1,6 @@
 """What people type into a request, checked and cleaned (pure): subject, message, minutes spent,
-custom field values. A bad value is an `InvalidInput` naming its field."""
+custom field values, the reason for a change of price, extra time. A bad value is an
+`InvalidInput` naming its field."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ SUBJECT_MAX = 200
 BODY_MAX = 20000
 MINUTES_MAX = 10000
 CUSTOM_TEXT_MAX = 1000
+REASON_MAX = 1000
+EXTRA_MINUTES_MAX = 10000
 
 
 def _text(value: str, *, field_name: str, label: str, max_length: int, single_line: bool = False) -> str:
@@ -52,6 +55,27 @@ def clean_minutes(minutes: int | None) -> int:
             field="minutes_spent",
         )
     return minutes
+
+
+def clean_reason(reason: str | None, *, required: bool) -> str:
+    """Why a price changes or a charge is waived: one line of text."""
+    text = " ".join(reject_control_characters(reason or "", "reason").split())
+    if required and not text:
+        raise InvalidInput(_("Please give a reason."), field="reason")
+    if len(text) > REASON_MAX:
+        raise InvalidInput(_("The reason is too long (at most {max} characters).", max=REASON_MAX), field="reason")
+    return text
+
+
+def clean_extra_minutes(minutes: Any) -> int:
+    """Extra time an agent asks for, as typed: whole minutes, at least one."""
+    text = str(minutes if minutes is not None else "").strip()
+    if not text.isascii() or not text.isdecimal() or len(text) > 6 or not 1 <= int(text) <= EXTRA_MINUTES_MAX:
+        raise InvalidInput(
+            _("Extra time must be a whole number of minutes between 1 and {max}.", max=EXTRA_MINUTES_MAX),
+            field="extra_minutes",
+        )
+    return int(text)
 
 
 def choice_values(choices: Any) -> list[str]:

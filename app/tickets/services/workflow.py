@@ -1,19 +1,21 @@
-"""Moving a request along: a status change under the status machine (app/tickets/services/rules.py)
-and its owner (take, assign)."""
+"""Moving a request along: a status change under the status machine (app/tickets/services/rules.py),
+which settles its points when it is resolved or cancelled; its owner (take, assign); and the
+vendor waiving its charge."""
 
 from __future__ import annotations
 
 from app import db
 from app.accounts.caller import Caller
 from app.accounts.tables import STAFF_ROLES, User
-from app.errors import InvalidInput
+from app.errors import InvalidInput, NotAllowed
 from app.i18n import _
 from app.notifications import services as notify
-from app.tickets import points
-from app.tickets.services._rows import lock, record, require_staff, save, status_changes, user_names, utcnow
+from app.tickets.services import charges
+from app.tickets.services._rows import lock, record, require_staff, save, status_changes, touch, user_names, utcnow
 from app.tickets.services.reading import ticket_summary
 from app.tickets.services.results import TicketSummary
 from app.tickets.services.rules import check_transition
+from app.tickets.services.validation import clean_reason
 from app.tickets.tables import Ticket
 
 
@@ -29,7 +31,7 @@ async def change_status(caller: Caller, ticket_id: int, status: str, *, version:
         old = row["status"]
         check_transition(old, status, staff=caller.is_staff, work_started=row["first_responded_at"] is not None)
         await save(row, status_changes(old, status, now), now)
-        await points.settle_for_status(row, old, status, caller.id)
+        await charges.carry_out(await charges.settlement(row, status), caller.id)
         await record(ticket_id, caller.id, "status_changed", {"from": old, "to": status}, now)
         await notify.status_changed(ticket_id, old, status, caller.id)
     return await ticket_summary(caller, ticket_id)
@@ -58,3 +60,20 @@ async def assign(caller: Caller, ticket_id: int, assignee_id: int | None, *, ver
                 "from_label": names.get(row["assignee"]), "to_label": names.get(assignee_id),
             }, now)
     return await ticket_summary(caller, ticket_id)
+
+
+async def waive(caller: Caller, ticket_id: int, reason: str, *, version: int | None = None) -> None:
+    """Release the request's held points (the vendor does not charge it), with a reason; a change
+    of price waiting for the customer is declined with it."""
+    if not caller.is_staff:
+        raise NotAllowed(_("Only our staff can waive the charge of a request."))
+    reason = clean_reason(reason, required=True)
+    now = utcnow()
+    async with db.write_transaction():
+        row = await lock(caller, ticket_id, version)
+        waiver = await charges.waiver(row, reason)
+        if waiver.declines is not None:
+            await charges.answer_change(waiver.declines, "declined", by=caller.id, now=now)
+        await charges.carry_out(waiver.release, caller.id)
+        await touch(row, now)
+        await record(ticket_id, caller.id, "points_waived", {"points": waiver.points, "reason": reason}, now)
