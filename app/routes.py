@@ -4,16 +4,16 @@ from app.accounts.controllers import AuthController, MeController, OrganizationC
 from app.accounts.pages import AccountController, SignInController
 from app.admin.pages import AdminController
 from app.admin.point_table import PointTableAdminController
-from app.console.pages import ConsoleController
 from app.invoices.controllers import InvoiceController, StatementController
 from app.invoices.pages import FinanceController, IssuerAdminController
 from app.point_alerts.pages import ConsolePointAlertsController, PointAlertsController
 from app.points.controllers import OrganizationPointsController, PriceTableController
 from app.points.pages import ConsolePointsController, PortalPointsController
-from app.portal.pages import PortalController
 from app.purchases.controllers import PurchaseController, StripeWebhookController
 from app.purchases.pages import PortalPurchaseController, TestPaymentController
 from app.tickets.controllers import TicketController
+from app.tickets.pages.console import ConsoleTicketsController
+from app.tickets.pages.portal import PortalTicketsController
 
 ROUTE_HANDLERS = [
     SignInController,
@@ -24,8 +24,8 @@ ROUTE_HANDLERS = [
     AccountController,
     AdminController,
     TicketController,
-    ConsoleController,
-    PortalController,
+    ConsoleTicketsController,
+    PortalTicketsController,
     PointAlertsController,
     ConsolePointAlertsController,
     PointTableAdminController,

@@ -25,7 +25,7 @@ from app.errors import Conflict, InvalidInput, NotAllowed, NotFound, ServiceUnav
 from app.i18n import _
 from app.invoices import services as documents
 from app.invoices.controllers import pdf_response
-from app.portal.pages import page, wants_fragment
+from app.portal.layout import page, wants_fragment
 from app.purchases import services
 from app.settings import get_settings
 from app.tickets.attachments import storage_use

@@ -1,5 +1,6 @@
-"""The staff console (/console): the home screen, the queue with its filters and exports, and the
-request page where an agent takes, assigns, reclassifies, answers and notes a request.
+"""The staff console's request pages: the console's home (/console/), the queue with its filters
+and exports, and the request page where an agent takes, assigns, reclassifies, answers and notes
+a request, asks for extra time or waives its charge.
 
 Handlers parse the form, call one service of app/tickets/services/ and render. Every change
 carries the `version` the agent saw; a change refused by the service (a stale view, a status the
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,9 +28,11 @@ from app.accounts.guards import caller_of, requires_staff
 from app.accounts.pages import flash, pop_flash
 from app.errors import Conflict, InsufficientPoints, InvalidInput, KippuError, NotAllowed
 from app.i18n import _
+from app.points.services import day
 from app.schema import MAX_ID
 from app.settings import get_settings
-from app.tickets.attachments import Upload, attachment_download, upload_body_max_bytes
+from app.tickets.attachments import Upload, upload_body_max_bytes
+from app.tickets.pages.common import LABELS, download, set_watching
 from app.tickets.services import (
     choices,
     classification,
@@ -37,12 +40,12 @@ from app.tickets.services import (
     points,
     quotes,
     reading,
-    rules,
     thread,
     watchers,
     workflow,
 )
 from app.tickets.services.results import Requote, TicketFilters
+from app.tickets.services.rules import OPEN_STATUSES, status_label
 from app.tickets.tables import CATEGORIES, PRIORITIES, STATUSES
 
 QUEUE_PAGE_SIZE = 50
@@ -54,12 +57,6 @@ FILTER_KEYS = (
     "q", "status", "priority", "organization", "department", "assignee", "request_type",
     "created_from", "created_to", "updated_from", "updated_to",
 )
-
-LABELS = {
-    "status_label": rules.status_label,
-    "priority_label": rules.priority_label,
-    "category_label": rules.category_label,
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,16 +70,6 @@ def _id(value: str | None, field_name: str) -> int | None:
     if not text.isdecimal() or len(text) > 10 or int(text) > MAX_ID:
         raise InvalidInput(_("Choose one of the listed options."), field=field_name)
     return int(text)
-
-
-def _day(value: str | None, field_name: str) -> date | None:
-    text = (value or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text.replace("/", "-"))
-    except ValueError:
-        raise InvalidInput(_("Enter a date as YYYY/MM/DD."), field=field_name) from None
 
 
 def _version(form: Mapping[str, Any]) -> int:
@@ -125,10 +112,10 @@ class QueueQuery:
             department_id=_id(v["department"], "department"),
             assignee=v["assignee"] or None,
             request_type=v["request_type"] or None,
-            created_from=_day(v["created_from"], "created_from"),
-            created_to=_day(v["created_to"], "created_to"),
-            updated_from=_day(v["updated_from"], "updated_from"),
-            updated_to=_day(v["updated_to"], "updated_to"),
+            created_from=day(v["created_from"], "created_from"),
+            created_to=day(v["created_to"], "created_to"),
+            updated_from=day(v["updated_from"], "updated_from"),
+            updated_to=day(v["updated_to"], "updated_to"),
         )
 
     def query_string(self, **extra: str) -> str:
@@ -179,7 +166,7 @@ async def _queue_choices(caller: Caller) -> dict[str, Any]:
 # The pages
 
 
-class ConsoleController(Controller):
+class ConsoleTicketsController(Controller):
     path = "/console"
     guards = [requires_staff]
     include_in_schema = False
@@ -191,7 +178,7 @@ class ConsoleController(Controller):
         """Like e2-support's TOP screen: counts by status, urgent and overdue first, then mine."""
         caller = caller_of(request)
         mine = await reading.list_tickets(
-            caller, TicketFilters(assignee="me", status=rules.OPEN_STATUSES), limit=HOME_LIST_LIMIT
+            caller, TicketFilters(assignee="me", status=OPEN_STATUSES), limit=HOME_LIST_LIMIT
         )
         return Template(
             "console/home.html.jinja2",
@@ -310,23 +297,13 @@ class ConsoleController(Controller):
 
     @post("/tickets/{ticket_id:int}/watch")
     async def watch(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
-        await watchers.watch(caller_of(request), ticket_id)
-        return await self._watchers(request, ticket_id, _("You are now watching this request."))
+        return await set_watching(request, caller_of(request), ticket_id, True,
+                                  watch_base=f"/console/tickets/{ticket_id}", redirect_status=303)
 
     @post("/tickets/{ticket_id:int}/unwatch")
     async def unwatch(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
-        await watchers.unwatch(caller_of(request), ticket_id)
-        return await self._watchers(request, ticket_id, _("You stopped watching this request."))
-
-    async def _watchers(self, request: HTMXRequest, ticket_id: int, done: str) -> Template | Redirect:
-        """After (un)watching: the watchers box for an HTMX swap, else back to the request page."""
-        if request.htmx and not request.htmx.history_restore_request:
-            return Template("portal/partials/watchers.html.jinja2", context={
-                "ticket_id": ticket_id, "watch_base": f"/console/tickets/{ticket_id}",
-                "watchers": await watchers.watchers(caller_of(request), ticket_id),
-            }, status_code=200)
-        flash(request, done)
-        return Redirect(path=f"/console/tickets/{ticket_id}", status_code=303)
+        return await set_watching(request, caller_of(request), ticket_id, False,
+                                  watch_base=f"/console/tickets/{ticket_id}", redirect_status=303)
 
     @post("/tickets/{ticket_id:int}/take")
     async def take(self, request: Request, ticket_id: FromPath[int]) -> Template | Redirect:
@@ -355,7 +332,7 @@ class ConsoleController(Controller):
             await workflow.change_status(caller, ticket_id, status, version=_version(form))
 
         return await self._change(
-            request, ticket_id, change, _("The status is now {status}.", status=rules.status_label(status))
+            request, ticket_id, change, _("The status is now {status}.", status=status_label(status))
         )
 
     @post("/tickets/{ticket_id:int}/fields")
@@ -446,9 +423,7 @@ class ConsoleController(Controller):
         return await self._change(request, ticket_id, change, done, reply=reply)
 
     @get("/tickets/{ticket_id:int}/attachments/{attachment_id:int}")
-    async def download_attachment(self, request: Request, ticket_id: FromPath[int], attachment_id: FromPath[int]) -> File:
-        download = await attachment_download(caller_of(request), attachment_id, ticket_id=ticket_id)
-        return File(
-            path=download.path, filename=download.filename, media_type=download.content_type,
-            content_disposition_type="attachment", headers={"X-Content-Type-Options": "nosniff"},
-        )
+    async def download_attachment(
+        self, request: Request, ticket_id: FromPath[int], attachment_id: FromPath[int]
+    ) -> File:
+        return await download(caller_of(request), ticket_id, attachment_id)

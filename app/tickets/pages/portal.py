@@ -1,5 +1,7 @@
-"""The customer portal (/portal): home, filing a request, a request with its thread, the company's
-request history, and attachment downloads.
+"""The customer portal's request pages: the portal's home (/portal/: the caller's open requests,
+the company's latest, how many are in each status), filing a request, a request with its thread
+and points, the company's request history, attachment downloads; and the approval limit for rises
+of a request's price (/portal/points/approval-limit).
 
 Every page calls the ticket services (app/tickets/services/, app/tickets/attachments.py), which
 authorise by organisation: another company's request does not exist for a customer (404). A
@@ -9,7 +11,6 @@ refused form is shown again with the message next to its field and what was type
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,38 +20,38 @@ from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import File, Redirect, Template
 
-from app.accounts import services as people
 from app.accounts.guards import caller_of, requires_customer
-from app.accounts.pages import flash, form_errors, pop_flash
+from app.accounts.pages import flash, form_errors
 from app.errors import InsufficientPoints, InvalidInput, KippuError, NotAuthenticated, NotFound
 from app.i18n import _
-from app.points import services as points
+from app.points.services import day
+from app.portal.layout import page, wants_fragment
 from app.settings import get_settings
-from app.tickets.attachments import MAX_FILES_PER_MESSAGE, Upload, attachment_download, upload_body_max_bytes
+from app.tickets.attachments import MAX_FILES_PER_MESSAGE, Upload, upload_body_max_bytes
+from app.tickets.pages.common import LABELS, download, set_watching
 from app.tickets.services import (
     choices,
     classification,
     filing,
     quotes,
     reading,
-    rules,
     thread,
-    validation,
     watchers,
     workflow,
 )
 from app.tickets.services import points as ticket_points
 from app.tickets.services.results import TicketFilters
+from app.tickets.services.rules import OPEN_STATUSES, priority_label, status_label
+from app.tickets.services.validation import SUBJECT_MAX
 from app.tickets.tables import CATEGORIES, PRIORITIES, STATUSES
 
 PAGE_SIZE = 25
 RECENT_SIZE = 10
 MY_OPEN_SIZE = 20
-OPEN_FILTER = ",".join(rules.OPEN_STATUSES)
+OPEN_FILTER = ",".join(OPEN_STATUSES)
 CUSTOM_FIELD_PREFIX = "custom_fields."
 # Where a customer short of points goes to buy more (members are told to ask their admin there).
 BALANCE_PATH = "/portal/purchase"
-HISTORY_FILTERS = ("q", "status", "priority", "request_type", "requester", "created_from", "created_to")
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -89,60 +90,26 @@ async def read_form(request: HTMXRequest) -> tuple[dict[str, str], list[Upload]]
     return values, uploads
 
 
-def parse_day(value: str, field: str) -> date | None:
-    text = value.strip().replace("/", "-")
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(_("Enter a date as YYYY/MM/DD."), field=field) from None
-
-
 def parse_version(value: str) -> int | None:
     text = value.strip()
     return int(text) if text.isdecimal() and len(text) < 10 else None
 
 
-def template_helpers() -> dict[str, Any]:
-    return {
-        "status_label": rules.status_label,
-        "priority_label": rules.priority_label,
-        "category_label": rules.category_label,
-    }
-
-
-async def page(request: HTMXRequest, name: str, status_code: int = 200, **context: Any) -> Template:
-    """A whole portal page: the company name and the portal's menu come with every one."""
-    caller = caller_of(request)
-    if caller.organization_id is None:
-        raise NotFound(_("This page does not exist."))
-    company = await people.get_organization(caller, caller.organization_id)
-    return Template(
-        f"portal/{name}.html.jinja2",
-        context={
-            "company": company, "flash": pop_flash(request), "section": name,
-            "points_balance": await points.own_balance(caller), **template_helpers(), **context,
-        },
-        status_code=status_code,
-    )
+async def ticket_page(request: HTMXRequest, name: str, status_code: int = 200, **context: Any) -> Template:
+    """A whole portal page about requests (the portal's layout, with the words for their statuses)."""
+    return await page(request, name, status_code, **LABELS, **context)
 
 
 def fragment(name: str, status_code: int = 200, **context: Any) -> Template:
     return Template(
-        f"portal/partials/{name}.html.jinja2", context={**template_helpers(), **context}, status_code=status_code
+        f"portal/partials/{name}.html.jinja2", context={**LABELS, **context}, status_code=status_code
     )
 
 
-def wants_fragment(request: HTMXRequest) -> bool:
-    """An HTMX swap gets the fragment; a normal visit or an HTMX history restore the whole page."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
+# ------------------------------------------------------------------------------ the pages
 
 
-# ------------------------------------------------------------------------------ the portal
-
-
-class PortalController(Controller):
+class PortalTicketsController(Controller):
     path = "/portal"
     guards = [requires_customer]
     include_in_schema = False
@@ -151,13 +118,13 @@ class PortalController(Controller):
     async def portal_home(self, request: HTMXRequest) -> Template:
         caller = caller_of(request)
         mine = await reading.list_tickets(
-            caller, TicketFilters(requester="me", status=rules.OPEN_STATUSES), limit=MY_OPEN_SIZE
+            caller, TicketFilters(requester="me", status=OPEN_STATUSES), limit=MY_OPEN_SIZE
         )
         recent = await reading.list_tickets(caller, TicketFilters(), limit=RECENT_SIZE)
         counts = await reading.counts_by_status(caller)
-        return await page(
+        return await ticket_page(
             request, "home", my_open=mine.items, my_open_more=mine.next_cursor is not None,
-            recent=recent.items, counts=counts, open_count=sum(counts[s] for s in rules.OPEN_STATUSES),
+            recent=recent.items, counts=counts, open_count=sum(counts[s] for s in OPEN_STATUSES),
             open_filter=OPEN_FILTER,
         )
 
@@ -170,7 +137,7 @@ class PortalController(Controller):
     ) -> Template:
         caller = caller_of(request)
         values = {"priority": "normal", "category": "question", **(values or {})}
-        return await page(
+        return await ticket_page(
             request, "new_ticket", status_code,
             values=values,
             errors=dict(errors or {}),
@@ -203,7 +170,7 @@ class PortalController(Controller):
     @get("/tickets/duplicates")
     async def duplicate_warning(self, request: HTMXRequest, subject: FromQuery[str] = "") -> Template:
         """The "a similar open request exists" notice under the subject, refreshed as it is typed."""
-        found = await filing.find_likely_duplicates(caller_of(request), subject[: validation.SUBJECT_MAX * 2])
+        found = await filing.find_likely_duplicates(caller_of(request), subject[: SUBJECT_MAX * 2])
         return fragment("duplicates", duplicates=found, confirm=False)
 
     @post("/tickets", request_max_body_size=upload_body_max_bytes())
@@ -211,7 +178,7 @@ class PortalController(Controller):
         caller = caller_of(request)
         values, uploads = await read_form(request)
         if values.get("confirm_duplicate") != "1":
-            duplicates = await filing.find_likely_duplicates(caller, values.get("subject", "")[: validation.SUBJECT_MAX * 2])
+            duplicates = await filing.find_likely_duplicates(caller, values.get("subject", "")[: SUBJECT_MAX * 2])
             if duplicates:
                 return await self._new_form(
                     request, 409, values=values, duplicates=duplicates, files_dropped=bool(uploads)
@@ -251,7 +218,7 @@ class PortalController(Controller):
         points_error: str | None = None,
     ) -> Template:
         detail = await reading.get_ticket(caller_of(request), ticket_id)
-        return await page(
+        return await ticket_page(
             request, "ticket", status_code,
             ticket=detail,
             request_files=[f for f in detail.attachments if f.message_id is None],
@@ -309,26 +276,18 @@ class PortalController(Controller):
         elif ticket.status == "cancelled":
             flash(request, _("The request was cancelled."))
         else:
-            flash(request, _("The status is now {status}.", status=rules.status_label(ticket.status)))
+            flash(request, _("The status is now {status}.", status=status_label(ticket.status)))
         return Redirect(path=f"/portal/tickets/{ticket_id}")
 
     @post("/tickets/{ticket_id:int}/watch")
     async def watch(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
-        await watchers.watch(caller_of(request), ticket_id)
-        return await self._watchers(request, ticket_id, _("You are now watching this request."))
+        return await set_watching(request, caller_of(request), ticket_id, True,
+                                  watch_base=f"/portal/tickets/{ticket_id}", redirect_status=302)
 
     @post("/tickets/{ticket_id:int}/unwatch")
     async def unwatch(self, request: HTMXRequest, ticket_id: FromPath[int]) -> Template | Redirect:
-        await watchers.unwatch(caller_of(request), ticket_id)
-        return await self._watchers(request, ticket_id, _("You stopped watching this request."))
-
-    async def _watchers(self, request: HTMXRequest, ticket_id: int, done: str) -> Template | Redirect:
-        """After (un)watching: the watchers box for an HTMX swap, else back to the request page."""
-        if wants_fragment(request):
-            return fragment("watchers", ticket_id=ticket_id, watch_base=f"/portal/tickets/{ticket_id}",
-                            watchers=await watchers.watchers(caller_of(request), ticket_id))
-        flash(request, done)
-        return Redirect(path=f"/portal/tickets/{ticket_id}")
+        return await set_watching(request, caller_of(request), ticket_id, False,
+                                  watch_base=f"/portal/tickets/{ticket_id}", redirect_status=302)
 
     @post("/tickets/{ticket_id:int}/point-changes/{change_id:int}/{answer:str}")
     async def answer_point_change(
@@ -354,7 +313,8 @@ class PortalController(Controller):
     @get("/points/approval-limit")
     async def approval_limit_page(self, request: HTMXRequest) -> Template:
         caller = caller_of(request)
-        return await page(request, "approval_limit", limit=await ticket_points.approval_limit(caller), errors={})
+        return await ticket_page(request, "approval_limit", limit=await ticket_points.approval_limit(caller),
+                                 errors={})
 
     @post("/points/approval-limit")
     async def set_approval_limit(self, request: HTMXRequest) -> Template | Redirect:
@@ -365,8 +325,8 @@ class PortalController(Controller):
         except KippuError as exc:
             if not _refused(exc):
                 raise
-            return await page(request, "approval_limit", exc.status_code,
-                              limit=values.get("approval_limit", ""), errors=form_errors(exc))
+            return await ticket_page(request, "approval_limit", exc.status_code,
+                                     limit=values.get("approval_limit", ""), errors=form_errors(exc))
         flash(request, _("Price rises of up to {points} points now apply without asking.", points=limit)
               if limit else _("Every price rise now asks for approval."))
         return Redirect(path="/portal/points/approval-limit")
@@ -375,11 +335,7 @@ class PortalController(Controller):
     async def download_attachment(
         self, request: HTMXRequest, ticket_id: FromPath[int], attachment_id: FromPath[int]
     ) -> File:
-        download = await attachment_download(caller_of(request), attachment_id, ticket_id=ticket_id)
-        return File(
-            path=download.path, filename=download.filename, media_type=download.content_type,
-            content_disposition_type="attachment", headers={"X-Content-Type-Options": "nosniff"},
-        )
+        return await download(caller_of(request), ticket_id, attachment_id)
 
     # -------------------------------------------------------------------- the company's history
 
@@ -408,7 +364,7 @@ class PortalController(Controller):
             filters = TicketFilters(
                 q=q.strip() or None, status=status or None, priority=priority or None,
                 request_type=request_type.strip() or None, requester=requester.strip() or None,
-                created_from=parse_day(created_from, "created_from"), created_to=parse_day(created_to, "created_to"),
+                created_from=day(created_from, "created_from"), created_to=day(created_to, "created_to"),
             )
             result = await reading.list_tickets(caller, filters, cursor.strip() or None, PAGE_SIZE)
             items, next_cursor = result.items, result.next_cursor
@@ -423,12 +379,12 @@ class PortalController(Controller):
         }
         if wants_fragment(request):
             return fragment("ticket_results", **results)
-        return await page(
+        return await ticket_page(
             request, "tickets", 422 if errors else 200,
             filters=chosen,
             status_options=[(OPEN_FILTER, _("Not finished (new, open, waiting)"))]
-            + [(s, rules.status_label(s)) for s in STATUSES],
-            priority_options=[(p, rules.priority_label(p)) for p in PRIORITIES],
+            + [(s, status_label(s)) for s in STATUSES],
+            priority_options=[(p, priority_label(p)) for p in PRIORITIES],
             request_type_options=[(t.code, t.name) for t in await choices.request_type_choices()],
             requester_options=[("me", _("Me"))]
             + [(str(p.id), p.name) for p in await choices.requester_choices(caller)],

@@ -1,1 +1,0 @@
-"""The staff console: server-rendered pages for vendor staff."""
