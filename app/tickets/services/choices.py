@@ -3,6 +3,8 @@ fields, requesters."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.accounts.caller import Caller
 from app.accounts.tables import User
 from app.tickets.services._rows import active_custom_fields, require_staff
@@ -33,11 +35,7 @@ async def custom_field_definitions(caller: Caller) -> list[CustomFieldDefinition
     """The active custom fields a staff member fills on a request, in display order."""
     require_staff(caller)
     return [
-        CustomFieldDefinition(
-            key=d["key"], label=localised(d["label_ja"], d["label_en"]), field_type=d["field_type"],
-            choices=tuple(choice_values(d["choices"])), required=d["required"],
-            visible_to_customers=d["visible_to_customers"],
-        )
+        CustomFieldDefinition(**_field(d), visible_to_customers=d["visible_to_customers"])
         for d in await active_custom_fields()
     ]
 
@@ -45,13 +43,18 @@ async def custom_field_definitions(caller: Caller) -> list[CustomFieldDefinition
 async def custom_field_inputs(caller: Caller) -> list[CustomFieldInput]:
     """The active custom fields the caller fills when filing (customers: those visible to them)."""
     return [
-        CustomFieldInput(
-            key=d["key"], label=localised(d["label_ja"], d["label_en"]), field_type=d["field_type"],
-            choices=tuple(choice_values(d["choices"])), required=d["required"],
-        )
+        CustomFieldInput(**_field(d))
         for d in await active_custom_fields()
         if d["visible_to_customers"] or caller.is_staff
     ]
+
+
+def _field(definition: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "key": definition["key"], "label": localised(definition["label_ja"], definition["label_en"]),
+        "field_type": definition["field_type"], "choices": tuple(choice_values(definition["choices"])),
+        "required": definition["required"],
+    }
 
 
 async def requester_choices(caller: Caller, organization_id: int | None = None) -> list[PersonChoice]:

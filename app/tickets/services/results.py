@@ -287,16 +287,6 @@ class RequestTypeChoice:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CustomFieldDefinition:
-    key: str
-    label: str
-    field_type: str
-    choices: tuple[str, ...]
-    required: bool
-    visible_to_customers: bool
-
-
-@dataclass(frozen=True, kw_only=True)
 class CustomFieldInput:
     """A custom field as a form shows it; `choices` are the allowed values of a choice field."""
 
@@ -305,6 +295,13 @@ class CustomFieldInput:
     field_type: str
     choices: tuple[str, ...]
     required: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomFieldDefinition(CustomFieldInput):
+    """A custom field as the console shows it to staff: also whether customers see it."""
+
+    visible_to_customers: bool
 
 
 @dataclass(frozen=True, kw_only=True)
