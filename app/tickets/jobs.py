@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app import db
-from app.notifications import services as notify
 from app.settings import get_settings
-from app.tickets.tables import Ticket, TicketEvent
+from app.tickets.services.workflow import auto_close
+from app.tickets.tables import Ticket
 
 BATCH = 200
 
@@ -15,10 +14,9 @@ BATCH = 200
 async def auto_close_resolved(now: datetime | None = None) -> int:
     """Close requests resolved more than settings.auto_close_after_days ago; return how many.
 
-    Each request is closed in its own short transaction by a guarded UPDATE (status still
-    'resolved'), so a customer reopening it at the same moment wins or loses cleanly, and a
-    second run finds nothing left to close. Writes a history line (no actor, reason
-    "auto_close") and tells the requester.
+    Each request is closed in its own short transaction (app/tickets/services/workflow.py,
+    `auto_close`), so a customer reopening it at the same moment wins or loses cleanly, and a
+    second run finds nothing left to close.
     """
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=get_settings().auto_close_after_days)
@@ -32,27 +30,5 @@ async def auto_close_resolved(now: datetime | None = None) -> int:
             return closed
         for row in due:
             after_id = row["id"]
-            async with db.write_transaction():
-                updated = await Ticket.update(
-                    {
-                        Ticket.status: "closed",
-                        Ticket.closed_at: now,
-                        Ticket.updated_at: now,
-                        Ticket.version: Ticket.version + 1,
-                    }
-                ).where(
-                    (Ticket.id == row["id"]) & (Ticket.status == "resolved") & (Ticket.resolved_at < cutoff)
-                ).returning(Ticket.id)
-                if not updated:
-                    continue
-                await TicketEvent.insert(
-                    TicketEvent(
-                        ticket=row["id"],
-                        actor=None,
-                        kind="status_changed",
-                        detail={"from": "resolved", "to": "closed", "reason": "auto_close"},
-                        created_at=now,
-                    )
-                )
-                await notify.status_changed(row["id"], "resolved", "closed", None)
-            closed += 1
+            if await auto_close(row["id"], resolved_before=cutoff, now=now):
+                closed += 1

@@ -1,12 +1,12 @@
-"""A queue's filters as a query on `tickets` (for the lists and the exports), and its page cursor."""
+"""A queue's filters as a query on `tickets` (for the lists and the exports), and its page cursor
+(the app's one cursor codec, app/accounts/services.py, for the kind "t")."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
+from app.accounts import services as accounts
 from app.accounts.caller import Caller
 from app.accounts.services import reject_control_characters
 from app.errors import InvalidInput
@@ -93,15 +93,10 @@ async def filtered(query, caller: Caller, filters: TicketFilters):
 
 
 def encode_cursor(ticket_id: int) -> str:
-    return base64.urlsafe_b64encode(f"t:{ticket_id}".encode()).decode().rstrip("=")
+    """The opaque cursor of the page after the request `ticket_id`."""
+    return accounts.encode_cursor("t", ticket_id)
 
 
 def decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _sep, number = text.partition(":")
-        if kind == "t" and number.isdecimal() and len(number) <= 10 and int(number) <= MAX_ID:
-            return int(number)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise InvalidInput(_("This page link is not valid. Please start from the first page."), field="cursor")
+    """The request a (non-empty) cursor names; InvalidInput (field "cursor") for anything else."""
+    return accounts.decode_cursor("t", cursor)

@@ -1,8 +1,10 @@
 """Moving a request along: a status change under the status machine (app/tickets/services/rules.py),
-which settles its points when it is resolved or cancelled; its owner (take, assign); and the
-vendor waiving its charge."""
+which settles its points when it is resolved or cancelled, and the close of a request resolved
+long enough ago (app/tickets/jobs.py); its owner (take, assign); and the vendor waiving its charge."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from app import db
 from app.accounts.caller import Caller
@@ -35,6 +37,25 @@ async def change_status(caller: Caller, ticket_id: int, status: str, *, version:
         await record(ticket_id, caller.id, "status_changed", {"from": old, "to": status}, now)
         await notify.status_changed(ticket_id, old, status, caller.id)
     return await ticket_summary(caller, ticket_id)
+
+
+async def auto_close(ticket_id: int, *, resolved_before: datetime, now: datetime) -> bool:
+    """Close the request if it is still resolved and was resolved before `resolved_before`; True if
+    it was. One short transaction with a guarded UPDATE (a customer reopening it at the same moment
+    wins or loses cleanly). Writes a history line (no actor, reason "auto_close") and tells the
+    requester."""
+    async with db.write_transaction():
+        updated = await Ticket.update({
+            Ticket.status: "closed", Ticket.closed_at: now, Ticket.updated_at: now, Ticket.version: Ticket.version + 1,
+        }).where(
+            (Ticket.id == ticket_id) & (Ticket.status == "resolved") & (Ticket.resolved_at < resolved_before)
+        ).returning(Ticket.id)
+        if not updated:
+            return False
+        await record(ticket_id, None, "status_changed", {"from": "resolved", "to": "closed", "reason": "auto_close"},
+                     now)
+        await notify.status_changed(ticket_id, "resolved", "closed", None)
+    return True
 
 
 async def take(caller: Caller, ticket_id: int, *, version: int) -> TicketSummary:
