@@ -9,6 +9,7 @@ the entry.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from app.demo.schema import Company, Customers, Points, Requests, Scenario, StoryRules, Vendor
 from app.errors import KippuError
+from app.tickets.tables import CATEGORIES, PRIORITIES, STATUSES
 
 DATA = Path(__file__).parent / "data"
 Model = TypeVar("Model", bound=BaseModel)
@@ -78,9 +80,10 @@ def load_demo(folder: Path = DATA) -> Demo:
     points = _read(folder, "points.toml", Points, {
         "company": list(companies), "bundle": [bundle.code for bundle in vendor.bundles],
     })
-    rules = _read(folder, "story.toml", StoryRules, {})
+    vocabularies = {"category": CATEGORIES, "priority": PRIORITIES, "status": STATUSES}
+    rules = _read(folder, "story.toml", StoryRules, vocabularies)
     names = {
-        "person": list(people), "staff member": list(vendor.staff),
+        **vocabularies, "person": list(people), "staff member": list(vendor.staff),
         "customer": [key for key, person in people.items() if person.is_customer],
         "department": vendor.departments, "request type": [t.code for t in vendor.request_types],
         "custom field": [f.key for f in vendor.custom_fields],
@@ -94,8 +97,8 @@ def load_demo(folder: Path = DATA) -> Demo:
     )
 
 
-def _read(folder: Path, name: str, model: type[Model], names: dict[str, list[str]]) -> Model:
-    """One file, checked against its model; `names`: the entries of the files read before."""
+def _read(folder: Path, name: str, model: type[Model], names: dict[str, Sequence[str]]) -> Model:
+    """One file, checked against its model; `names`: the names it may use, by kind."""
     try:
         raw = tomllib.loads((folder / name).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

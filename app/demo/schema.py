@@ -1,10 +1,11 @@
 """What the demo's data files (app/demo/data/, described in its README.md) may say.
 
 The loader checks each file against these models as it reads it. A name that refers to another
-entry (a request's requester, a company's department) is checked against the names the files
-read before define, passed as the validation context, so a misspelt name is reported in the file
-and the entry that use it. Where the app has a type of its own for a thing (a bundle, a line of
-the point table, the issuer), the file is read into that type, so the data obeys the app's rules.
+entry (a request's requester, a company's department) or to one of the app's vocabularies (a
+category, a status) is checked against the names the loader passes as the validation context,
+so a misspelt name is reported in the file and the entry that use it. Where the app has a type of
+its own for a thing (a bundle, a line of the point table, the issuer), the file is read into that
+type, so the data obeys the app's rules.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, WrapValidator, model_validator
 
 from app.errors import KippuError
-from app.tickets.tables import CATEGORIES, PRIORITIES, STATUSES
 from billing.issuer import IssuerSettings
 from pricing.errors import PricingError
 from pricing.rules import Bundle, PrioritySurcharge, RequestTypePrice
@@ -26,22 +26,13 @@ class _Entry(BaseModel):
 
 
 def _known(kind: str) -> AfterValidator:
-    """The name of a `kind` of entry that the files read before define (context[kind])."""
+    """A name of `kind`: one of context[kind]."""
 
     def check(name: str, info: ValidationInfo) -> str:
         names = info.context[kind]
         if name not in names:
             raise ValueError(f"no {kind} {name!r} (there are: {', '.join(names)})")
         return name
-
-    return AfterValidator(check)
-
-
-def _one_of(values: tuple[str, ...]) -> AfterValidator:
-    def check(value: str) -> str:
-        if value not in values:
-            raise ValueError(f"{value!r} is not one of {', '.join(values)}")
-        return value
 
     return AfterValidator(check)
 
@@ -64,7 +55,7 @@ RequestTypeCode = Annotated[str, _known("request type")]
 CustomFieldKey = Annotated[str, _known("custom field")]
 CompanyCode = Annotated[str, _known("company")]
 BundleCode = Annotated[str, _known("bundle")]
-Days = Annotated[float, Field(ge=0)]
+Category = Annotated[str, _known("category")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,7 +205,7 @@ class StoryRules(_Entry):
     pace: dict[Verb, tuple[float, float]]
     urgent: Urgent
     minutes: dict[Verb, list[int]]
-    minutes_by_category: dict[Annotated[str, _one_of(CATEGORIES)], dict[Verb, list[int]]] = {}
+    minutes_by_category: dict[Category, dict[Verb, list[int]]] = {}
     default_text: DefaultText
 
     @model_validator(mode="after")
@@ -299,10 +290,10 @@ class Scenario(_Entry):
     requester: CustomerKey
     filed_by: StaffKey | None = None  # staff who filed it for the requester (a phone call)
     type: RequestTypeCode
-    category: Annotated[str, _one_of(CATEGORIES)]
-    priority: Annotated[str, _one_of(PRIORITIES)]
-    status: Annotated[str, _one_of(STATUSES)]  # where the story leaves it (checked when played)
-    days_ago: Days  # when it was filed; a resolved request: when it was resolved
+    category: Category
+    priority: Annotated[str, _known("priority")]
+    status: Annotated[str, _known("status")]  # where the story leaves it (checked when played)
+    days_ago: float = Field(ge=0)  # when it was filed; a resolved request: when it was resolved
     subject: str
     body: str
     # A whole number for a date field: that many days after filing.
