@@ -21,6 +21,11 @@ class KippuError(Exception):
     def as_json(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, **self.extra}
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers that go with the answer."""
+        return {}
+
 
 class InvalidInput(KippuError):
     """A value a person typed is not acceptable; `field` names it."""
@@ -74,6 +79,15 @@ class IdempotencyKeyReused(Conflict):
 class TooManyAttempts(KippuError):
     status_code = 429
     code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(message, **extra)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        # RFC 9110: how many seconds to wait before trying again.
+        return {"Retry-After": str(self.retry_after)}
 
 
 class InsufficientPoints(KippuError):

@@ -16,6 +16,7 @@ from litestar.plugins.htmx import HTMXConfig, HTMXPlugin, HTMXRequest
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.response import Redirect, Template
+from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
@@ -89,10 +90,10 @@ def wants_json(request: Request) -> bool:
 
 def kippu_error_handler(request: Request, exc: KippuError) -> Response:
     if wants_json(request):
-        return Response(exc.as_json(), status_code=exc.status_code, media_type=MediaType.JSON)
+        return Response(exc.as_json(), status_code=exc.status_code, media_type=MediaType.JSON, headers=exc.headers)
     if isinstance(exc, NotAuthenticated):
         return Redirect(path="/login", query_params={"next": request.url.path})
-    return error_page(request, exc.status_code, exc.message)
+    return error_page(request, exc.status_code, exc.message, exc.headers)
 
 
 def domain_error_handler(request: Request, exc: Exception) -> Response:
@@ -114,12 +115,15 @@ def validation_error_handler(request: Request, exc: ValidationException) -> Resp
 
 def http_error_handler(request: Request, exc: HTTPException) -> Response:
     code = "not_found" if isinstance(exc, NotFoundException) else f"http_{exc.status_code}"
+    # Litestar's own headers go out with the answer: `Allow` on a 405, `Retry-After` on a 429.
+    headers = exc.headers or {}
     if wants_json(request):
         return Response(
-            {"code": code, "message": exc.detail}, status_code=exc.status_code, media_type=MediaType.JSON
+            {"code": code, "message": exc.detail}, status_code=exc.status_code, media_type=MediaType.JSON,
+            headers=headers,
         )
     message = _("This page does not exist.") if exc.status_code == 404 else exc.detail
-    return error_page(request, exc.status_code, message)
+    return error_page(request, exc.status_code, message, headers)
 
 
 def internal_error_handler(request: Request, exc: Exception) -> Response:
@@ -130,11 +134,12 @@ def internal_error_handler(request: Request, exc: Exception) -> Response:
     return error_page(request, 500, message)
 
 
-def error_page(request: Request, status_code: int, message: str) -> Response:
+def error_page(request: Request, status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
     return Template(
         "error.html.jinja2",
         context={"status_code": status_code, "message": message},
         status_code=status_code,
+        headers=headers,
     )
 
 
@@ -149,10 +154,30 @@ class KippuRequest(HTMXRequest):
             raise SerializationException(_("The request body is not valid JSON.")) from exc
 
 
-async def refuse_impossible_ids(request: Request) -> None:
+def answer_options(request: Request) -> Response:
+    """OPTIONS: `Allow` lists every method of the path. Litestar 2's own OPTIONS answer lists only
+    the methods of the first handler registered for it (litestar-org/litestar#4169, fixed in 3)."""
+    methods = {
+        method
+        for route in request.app.routes
+        if isinstance(route, HTTPRoute) and route.path_format == request.scope["path_template"]
+        for method in route.methods
+    }
+    return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods))})
+
+
+def refuse_impossible_ids(request: Request) -> None:
     """An id in a path beyond what an id column holds names nothing: 404, not a database error."""
     if any(isinstance(v, int) and not -MAX_ID <= v <= MAX_ID for v in request.path_params.values()):
         raise NotFoundException()
+
+
+async def before_request(request: Request) -> Response | None:
+    """Every request, after the guards (Litestar takes one such hook per layer)."""
+    if request.method == "OPTIONS":
+        return answer_options(request)
+    refuse_impossible_ids(request)
+    return None
 
 
 @get("/healthz", include_in_schema=False, sync_to_thread=False)
@@ -215,7 +240,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PydanticPlugin(validate_strict=None),
         ],
         request_class=KippuRequest,
-        before_request=refuse_impossible_ids,
+        before_request=before_request,
         exception_handlers={
             KippuError: kippu_error_handler,
             LedgerError: domain_error_handler,

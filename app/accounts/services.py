@@ -121,9 +121,11 @@ async def authenticate(email: str, password: str, failures: Store, client: str) 
     key = f"{email}|{client}"
     count = int(await failures.get(key) or 0)
     if count >= settings.login_max_failures:
+        wait = await failures.expires_in(key)  # the lockout runs from the last failure
         raise TooManyAttempts(
             _("Too many failed sign-ins. Please wait {minutes} minutes and try again.",
-              minutes=settings.login_lockout_seconds // 60)
+              minutes=settings.login_lockout_seconds // 60),
+            retry_after=wait if wait and wait > 0 else settings.login_lockout_seconds,
         )
     known = not _CONTROL.search(email)  # such an address cannot exist (and PostgreSQL refuses NUL)
     row = await User.select().where((User.email == email) & (User.is_active == True)).first() if known else None  # noqa: E712
