@@ -28,6 +28,7 @@ from app.accounts.middleware import CallerMiddleware, current_caller
 from app.errors import KippuError, NotAuthenticated, from_domain
 from app.i18n import _, current_locale, format_date, format_datetime
 from app.jobs import scheduler_lifespan
+from app.openapi import COMPONENTS, ApiDocument
 from app.routes import ROUTE_HANDLERS
 from app.schema import MAX_ID
 from app.settings import ROOT, Settings, get_settings
@@ -235,6 +236,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         plugins=[
             HTMXPlugin(HTMXConfig(set_request_class_globally=False)),  # KippuRequest is an HTMXRequest
+            ApiDocument(),
             # None: each body model's own `strict` setting applies (Litestar's default, False, would
             # override it, so that `true` passed for an id and "3" for a number).
             PydanticPlugin(validate_strict=None),
@@ -254,6 +256,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="1",
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
+            components=COMPONENTS,
         ),
         debug=False,
     )

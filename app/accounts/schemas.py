@@ -21,6 +21,9 @@ from app.schema import MAX_ID
 Email = Annotated[EmailStr, Field(max_length=254)]
 Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 PersonName = Annotated[str, Field(min_length=1, max_length=100)]
+CustomerRole = Literal["customer_admin", "customer_member"]  # app.accounts.tables.CUSTOMER_ROLES
+StaffRole = Literal["agent", "finance", "admin"]  # app.accounts.tables.STAFF_ROLES
+Locale = Literal["ja", "en"]  # app.i18n.LOCALES
 
 
 class _Input(BaseModel):
@@ -50,20 +53,20 @@ class OrganizationCreate(_Input):
 class CustomerUserCreate(_Input):
     email: Email
     name: PersonName
-    role: Literal["customer_admin", "customer_member"]
+    role: CustomerRole
     password: Password | None = Field(default=None, description="Without one, the user cannot sign in yet")
-    locale: Literal["ja", "en"] = "ja"
+    locale: Locale = "ja"
 
 
 class StaffCreate(_Input):
     email: Email
     name: PersonName
-    role: Literal["agent", "finance", "admin"]
+    role: StaffRole
     department: (
         Annotated[int, Field(gt=0, le=MAX_ID)] | Annotated[str, Field(min_length=1, max_length=100)] | None
     ) = Field(default=None, description="A department id or name")
     password: Password | None = Field(default=None, description="Without one, the user cannot sign in yet")
-    locale: Literal["ja", "en"] = "ja"
+    locale: Locale = "ja"
 
 
 class DepartmentRead(BaseModel):
@@ -105,10 +108,10 @@ class UserRead(BaseModel):
     id: int
     email: str
     name: str
-    role: str
+    role: StaffRole | CustomerRole
     organization_id: int | None
     department_id: int | None
-    locale: str
+    locale: Locale
     is_active: bool
     can_sign_in: bool
     created_at: datetime
@@ -137,8 +140,8 @@ class MeRead(BaseModel):
     id: int
     email: str
     name: str
-    role: str
-    locale: str
+    role: StaffRole | CustomerRole
+    locale: Locale
     organization: OrganizationBrief | None
     department: DepartmentRead | None
 

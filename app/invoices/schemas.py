@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from billing.invoicing import IssuedDocument
 from billing.purchases import PAYMENT_MAX_JPY, REASON_MAX
+
+
+DocumentKind = Literal["invoice", "receipt", "credit_note"]  # billing.tables.DOCUMENT_KINDS
+DocumentStatus = Literal["issued", "paid", "void", "replaced"]  # billing.tables.DOCUMENT_STATUSES
 
 
 class DocumentLineRead(BaseModel):
@@ -27,9 +31,9 @@ class TaxRead(BaseModel):
 
 class DocumentRead(BaseModel):
     id: int
-    kind: str = Field(description="invoice, receipt or credit_note")
+    kind: DocumentKind
     number: str
-    status: str = Field(description="issued, paid, void or replaced")
+    status: DocumentStatus
     organization: int
     purchase: int | None
     recipient_name: str

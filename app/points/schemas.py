@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -120,9 +121,13 @@ class BalanceRead(BaseModel):
         )
 
 
+# billing.tables.ENTRY_KINDS
+EntryKind = Literal["grant", "purchase", "hold", "capture", "release", "expire", "refund", "adjustment"]
+
+
 class LedgerEntryRead(BaseModel):
     id: int
-    kind: str
+    kind: EntryKind
     points: int = Field(description="Change of the available balance (negative: points left it)")
     held: int = Field(description="Change of the held points")
     available_after: int

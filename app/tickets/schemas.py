@@ -83,11 +83,11 @@ class TicketListItem(BaseModel):
     id: int
     number: str
     subject: str
-    status: str
+    status: StatusName
     status_label: str
-    priority: str
+    priority: PriorityName
     priority_label: str
-    category: str
+    category: CategoryName
     category_label: str
     organization: Named
     requester: Named
@@ -255,7 +255,7 @@ class TicketRead(TicketListItem):
     messages: list[MessageRead]
     attachments: list[AttachmentRead]
     events: list[EventRead]
-    allowed_statuses: list[str]
+    allowed_statuses: list[StatusName]
     minutes_spent_total: int
     points: PointsRead
 
@@ -293,7 +293,7 @@ class MessageCreated(BaseModel):
 
     message_id: int | None
     ticket: TicketRefRead
-    status: str
+    status: StatusName
     version: int
     follow_up_of: int | None
 
