@@ -28,7 +28,7 @@ from app.accounts.middleware import CallerMiddleware, current_caller
 from app.errors import KippuError, NotAuthenticated, from_domain
 from app.i18n import _, current_locale, format_date, format_datetime
 from app.jobs import scheduler_lifespan
-from app.openapi import COMPONENTS, ApiDocument
+from app.openapi import COMPONENTS, ApiDocument, PydanticBodySchemas
 from app.routes import ROUTE_HANDLERS
 from app.schema import MAX_ID
 from app.settings import ROOT, Settings, get_settings
@@ -237,6 +237,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[
             HTMXPlugin(HTMXConfig(set_request_class_globally=False)),  # KippuRequest is an HTMXRequest
             ApiDocument(),
+            PydanticBodySchemas(),  # before PydanticPlugin's own schemas, which it replaces for bodies
             # None: each body model's own `strict` setting applies (Litestar's default, False, would
             # override it, so that `true` passed for an id and "3" for a number).
             PydanticPlugin(validate_strict=None),

@@ -16,6 +16,7 @@ from app.accounts.services import (
     Page,
     UserInfo,
 )
+from app.openapi import json_int
 from app.schema import MAX_ID
 
 Email = Annotated[EmailStr, Field(max_length=254)]
@@ -63,7 +64,7 @@ class StaffCreate(_Input):
     name: PersonName
     role: StaffRole
     department: (
-        Annotated[int, Field(gt=0, le=MAX_ID)] | Annotated[str, Field(min_length=1, max_length=100)] | None
+        json_int(gt=0, le=MAX_ID) | Annotated[str, Field(min_length=1, max_length=100)] | None
     ) = Field(default=None, description="A department id or name")
     password: Password | None = Field(default=None, description="Without one, the user cannot sign in yet")
     locale: Locale = "ja"

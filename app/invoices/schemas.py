@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.openapi import json_int
 from billing.invoicing import IssuedDocument
 from billing.purchases import PAYMENT_MAX_JPY, REASON_MAX
 
@@ -80,5 +81,5 @@ class PaymentCreate(BaseModel):
 
     # A date arrives in JSON as text (YYYY-MM-DD): strict for everything else, not for it.
     paid_on: Annotated[date, Field(strict=False, description="The day the transfer arrived (YYYY-MM-DD)")]
-    amount_jpy: Annotated[int, Field(ge=1, le=PAYMENT_MAX_JPY)]
+    amount_jpy: json_int(ge=1, le=PAYMENT_MAX_JPY)
     note: Annotated[str, Field(max_length=REASON_MAX)] = ""
