@@ -32,7 +32,9 @@ Locale = Literal["ja", "en"]  # app.i18n.LOCALES
 
 class _Input(BaseModel):
     # Strict: 5 is not a name and "true" is not a boolean; unknown fields are refused by name.
-    model_config = ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
+    # Values are checked as sent, as the document states them (the services trim names, codes
+    # and addresses, and refuse a blank one with 422); a password is taken as typed.
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 class TokenRequest(_Input):
