@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 
 from app.settings import get_settings
+from billing import formatting
 
 LOCALES = ("ja", "en")
 _current_locale: ContextVar[str] = ContextVar("locale", default="ja")
@@ -44,26 +45,38 @@ def gettext(text: str, **values: object) -> str:
 _ = gettext
 
 
-def local(moment: datetime) -> datetime:
-    return moment.astimezone(get_settings().zone)
+# ------------------------------------------------------------------------------ numbers and dates
+# billing/formatting.py formats (the documents use it too); here in the request's locale and the
+# vendor's time zone. The same functions are the templates' filters (TEMPLATE_FILTERS).
+
+
+def _zone() -> tzinfo:
+    return get_settings().zone
+
+
+TEMPLATE_FILTERS = formatting.template_filters(current_locale, _zone)
+
+
+def format_yen(amount: int) -> str:
+    """¥12,345 (−¥500 below zero)."""
+    return formatting.yen(amount, current_locale())
+
+
+def format_number(value: int) -> str:
+    """12,345: points, counts."""
+    return formatting.number(value, current_locale())
 
 
 def format_date(value: datetime | date | None) -> str:
     """YYYY/MM/DD in the vendor's time zone."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        value = local(value)
-    return value.strftime("%Y/%m/%d")
+    return formatting.date(value, current_locale(), _zone())
 
 
 def format_datetime(value: datetime | None) -> str:
-    return local(value).strftime("%Y/%m/%d %H:%M") if value else ""
+    """YYYY/MM/DD HH:MM in the vendor's time zone."""
+    return formatting.date_time(value, current_locale(), _zone())
 
 
 def format_size(size_bytes: int) -> str:
-    """A number of bytes as people read it: 512 KB, 9.5 MB, 1 GB (units of 1024, one decimal)."""
-    for unit, scale in (("GB", 1024**3), ("MB", 1024**2)):
-        if size_bytes >= scale:
-            return f"{size_bytes / scale:.1f}".removesuffix(".0") + " " + unit
-    return f"{size_bytes / 1024:.1f}".removesuffix(".0") + " KB"
+    """512 KB, 9.5 MB, 1 GB."""
+    return formatting.file_size(size_bytes, current_locale())

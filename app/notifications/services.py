@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from app.accounts.tables import STAFF_ROLES, User
-from app.i18n import LOCALES, _, format_date, format_datetime, set_locale
+from app.i18n import LOCALES, TEMPLATE_FILTERS, _, set_locale
 from app.notifications.tables import OutboxMessage
 from app.settings import ROOT, get_settings
 from app.tickets.tables import Ticket, TicketMessage, TicketWatcher
@@ -47,7 +47,7 @@ def _environment() -> Environment:
     )
     env.globals.update(_=_, status_label=lambda s: _(STATUS_LABELS[s]),
                        priority_label=lambda p: _(PRIORITY_LABELS[p]))
-    env.filters.update(date=format_date, datetime=format_datetime)
+    env.filters.update(TEMPLATE_FILTERS)
     return env
 
 
