@@ -25,7 +25,7 @@ from app.api_docs import SwaggerUIPlugin
 from app.accounts.middleware import CallerMiddleware, current_caller
 from app.accounts.sessions import BrowserSessionMiddleware
 from app.errors import KippuError, NotAuthenticated, RequestTooLarge, UnreadableForm, from_domain
-from app.i18n import TEMPLATE_FILTERS, _, current_locale, format_size
+from app.i18n import TEMPLATE_FILTERS, _, current_locale, format_size, ngettext
 from app.rate_limit import ApiRateLimitMiddleware
 from app.security_headers import SecurityHeaders
 from app.jobs import scheduler_lifespan
@@ -73,6 +73,7 @@ def configure_templates(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.globals.update(
         _=_,
+        ngettext=ngettext,
         current_locale=current_locale,
         current_caller=current_caller,
         settings=get_settings(),
