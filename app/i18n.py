@@ -126,6 +126,11 @@ def format_number(value: int) -> str:
     return formatting.number(value, current_locale())
 
 
+def format_signed_points(value: int) -> str:
+    """+12, −3, 0: a change of points."""
+    return formatting.signed_number(value, current_locale())
+
+
 def format_date(value: datetime | date | None) -> str:
     """YYYY/MM/DD in the vendor's time zone."""
     return formatting.date(value, current_locale(), _zone())

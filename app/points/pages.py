@@ -22,7 +22,7 @@ from app.accounts import services as people
 from app.accounts.guards import caller_of, requires_customer, requires_staff
 from app.accounts.pages import FORM, flash, form_errors, pop_flash
 from app.errors import Conflict, InsufficientPoints, InvalidInput, NotAllowed
-from app.i18n import _, current_locale
+from app.i18n import _, current_locale, format_signed_points
 from app.points import services
 from billing.documents import render_pdf
 from pricing.rules import Bundle, PointTable
@@ -36,18 +36,8 @@ def helpers() -> dict[str, Any]:
         "entry_kind_label": services.entry_kind_label,
         "lot_source_label": services.lot_source_label,
         "priority_label": services.priority_label,
-        "signed": signed,
         "locale": current_locale(),
     }
-
-
-def signed(number: int) -> str:
-    """+3, −2, 0: how a change of points reads."""
-    if number > 0:
-        return f"+{number:,}"
-    if number < 0:
-        return f"−{-number:,}"
-    return "0"
 
 
 def wants_fragment(request: HTMXRequest) -> bool:
@@ -203,6 +193,7 @@ class ConsolePointsController(Controller):
                 request, organization_id, exc.status_code, values=data.model_dump(), errors=form_errors(exc)
             )
         message = (_("{points} points were granted.", points=posted.points) if grant
-                   else _("The balance was adjusted by {points} points.", points=signed(services.whole_number(data.points, "points"))))
+                   else _("The balance was adjusted by {points} points.",
+                          points=format_signed_points(services.whole_number(data.points, "points"))))
         flash(request, message)
         return Redirect(path=f"/console/organizations/{organization_id}/points")
