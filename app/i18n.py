@@ -5,7 +5,8 @@ Code and templates write English source text and mark it: `_()` (or `gettext()`)
 text translated later where it is shown (labels of codes, the templates of billing's and
 pricing's refusals). `make messages` extracts what is marked into messages.pot and merges it into
 app/locales/ja/LC_MESSAGES/messages.po; `make setup` compiles that into the messages.mo read here
-(README, "Translations"). Values are `{name}` blanks, filled with str.format after translation.
+(README, "Translations"). Values are `{name}` blanks, filled with str.format after translation
+(the functions' own parameters are positional-only, so that any name can be a blank: `count`).
 
 Text the catalogue lacks is shown in English and logged; tests/unit/test_translations.py fails
 for any marked text without Japanese. The locale of the current request lives in a context
@@ -81,7 +82,7 @@ def current_locale() -> str:
     return _current_locale.get()
 
 
-def gettext(text: str, **values: object) -> str:
+def gettext(text: str, /, **values: object) -> str:
     """Translate English source text into the current locale, then fill `{name}` values."""
     translated = translations(current_locale()).gettext(text)
     return translated.format(**values) if values else translated
@@ -90,14 +91,14 @@ def gettext(text: str, **values: object) -> str:
 _ = gettext
 
 
-def ngettext(singular: str, plural: str, count: int, **values: object) -> str:
+def ngettext(singular: str, plural: str, count: int, /, **values: object) -> str:
     """The singular or plural English text for `count`, translated (Japanese has one form), with
     `{name}` values filled: `ngettext("{points} point", "{points} points", n, points=format_number(n))`."""
     translated = translations(current_locale()).ngettext(singular, plural, count)
     return translated.format(**values) if values else translated
 
 
-def pgettext(context: str, text: str, **values: object) -> str:
+def pgettext(context: str, text: str, /, **values: object) -> str:
     """gettext for English that means two things: `pgettext("field type", "Number")` (数値) is not
     the request's number (受付番号)."""
     translated = translations(current_locale()).pgettext(context, text)
@@ -124,6 +125,12 @@ def format_yen(amount: int) -> str:
 def format_number(value: int) -> str:
     """12,345: points, counts."""
     return formatting.number(value, current_locale())
+
+
+def format_points(value: int) -> str:
+    """A number of points with its word, for a sentence that counts more than one thing:
+    1 point, 1,200 points (1,200 ポイント)."""
+    return ngettext("{points} point", "{points} points", value, points=format_number(value))
 
 
 def format_signed_points(value: int) -> str:

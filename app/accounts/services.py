@@ -35,7 +35,7 @@ from app.accounts.tables import (
     User,
 )
 from app.errors import Duplicate, InvalidInput, NotAllowed, NotAuthenticated, NotFound, TooManyAttempts
-from app.i18n import LOCALES, _
+from app.i18n import LOCALES, _, ngettext
 from app.schema import MAX_ID
 from app.settings import get_settings
 
@@ -127,9 +127,11 @@ async def authenticate(email: str, password: str, client: ClientInfo) -> Caller:
     if not attempt.allowed:
         if row is not None and attempt.locks_the_account:
             await security_log.record(row["id"], SecurityEventKind.SIGN_IN_LOCKED, client)
+        minutes = -(-attempt.retry_after_seconds // 60)  # rounded up
         raise TooManyAttempts(
-            _("Too many failed sign-ins. Please wait {minutes} minutes and try again.",
-              minutes=-(-attempt.retry_after_seconds // 60)),
+            ngettext("Too many failed sign-ins. Please wait {minutes} minute and try again.",
+                     "Too many failed sign-ins. Please wait {minutes} minutes and try again.",
+                     minutes, minutes=minutes),
             retry_after_seconds=attempt.retry_after_seconds,
         )
     # Argon2 takes tens of milliseconds of CPU: off the event loop (argon2-cffi releases the GIL).

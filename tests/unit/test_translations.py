@@ -89,11 +89,26 @@ def test_the_japanese_fills_the_same_blanks_as_the_english():
     assert not wrong, "\n".join(wrong)
 
 
+def _plain(text: str | tuple[str, ...] | list[str]) -> str | tuple[str, ...]:
+    # A plural's msgids and msgstrs: a tuple from the .po, a list from the .mo.
+    return text if isinstance(text, str) else tuple(text)
+
+
 def test_the_compiled_catalogue_is_the_committed_one():
     # The app reads messages.mo, which `make setup` compiles from the .po; an edited .po without
     # `make translations` would be tested (and served) with the old Japanese.
     assert CATALOGUE.with_suffix(".mo").exists(), "run `make setup` (or `make translations`) to compile the .po"
     with CATALOGUE.with_suffix(".mo").open("rb") as file:
-        compiled = {(m.context, m.id): m.string for m in read_mo(file) if m.id}
-    committed = {(m.context, m.id): m.string for m in _catalogue() if m.id and _translated(m)}
+        compiled = {(m.context, _plain(m.id)): _plain(m.string) for m in read_mo(file) if m.id}
+    committed = {(m.context, _plain(m.id)): _plain(m.string) for m in _catalogue() if m.id and _translated(m)}
     assert compiled == committed, "messages.mo is older than messages.po: run `make translations`"
+
+
+def test_a_count_of_one_is_singular_in_english_and_japanese_has_one_form():
+    from app.i18n import format_points, ngettext, set_locale
+
+    set_locale("en")
+    assert (format_points(1), format_points(2), format_points(1200)) == ("1 point", "2 points", "1,200 points")
+    assert ngettext("{count} file", "{count} files", 0, count=0) == "0 files"
+    set_locale("ja")
+    assert (format_points(1), format_points(2)) == ("1 ポイント", "2 ポイント")
