@@ -35,9 +35,8 @@ from app.accounts.tables import (
     User,
 )
 from app.errors import Duplicate, InvalidInput, NotAllowed, NotAuthenticated, NotFound, TooManyAttempts
-from app.i18n import LOCALES, _, ngettext
+from app.i18n import LOCALES, _, format_date, ngettext
 from app.schema import MAX_ID
-from app.settings import get_settings
 
 MAX_PASSWORD_LENGTH = 1024
 ORGANIZATION_CODE = re.compile(r"[A-Za-z0-9_-]{2,32}")
@@ -240,7 +239,7 @@ def is_unique_violation(exc: BaseException) -> bool:
 
 
 def _today() -> str:
-    return datetime.now(get_settings().zone).strftime("%Y/%m/%d")
+    return format_date(datetime.now(UTC))
 
 
 def _require_admin(caller: Caller) -> None:
