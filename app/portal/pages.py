@@ -357,8 +357,11 @@ class PortalController(Controller):
         except KippuError as exc:
             if not _refused(exc):
                 raise
-            return await page(request, "approval_limit", exc.status_code,
-                              limit=values.get("approval_limit", ""), errors=form_errors(exc))
+            # An administrator's form shows again what was typed; a member has no form and is shown
+            # the limit in force (a number: the page counts its points).
+            shown = (values.get("approval_limit", "") if caller.is_customer_admin
+                     else await ticket_points.approval_limit(caller))
+            return await page(request, "approval_limit", exc.status_code, limit=shown, errors=form_errors(exc))
         flash(request, ngettext("Price rises of up to {points} point now apply without asking.",
                                 "Price rises of up to {points} points now apply without asking.", limit,
                                 points=format_number(limit))
