@@ -26,7 +26,7 @@ from app.api_docs import SwaggerUIPlugin
 from app.accounts.middleware import CallerMiddleware, current_caller
 from app.accounts.sessions import BrowserSessionMiddleware
 from app.errors import KippuError, NotAuthenticated, RequestTooLarge, UnreadableForm, from_domain
-from app.i18n import _, current_locale, format_date, format_datetime, format_size
+from app.i18n import TEMPLATE_FILTERS, _, current_locale, format_size, ngettext
 from app.rate_limit import ApiRateLimitMiddleware
 from app.security_headers import SecurityHeaders
 from app.jobs import scheduler_lifespan
@@ -75,11 +75,12 @@ def configure_templates(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.globals.update(
         _=_,
+        ngettext=ngettext,
         current_locale=current_locale,
         current_caller=current_caller,
         settings=get_settings(),
     )
-    env.filters.update(date=format_date, datetime=format_datetime, size=format_size)
+    env.filters.update(TEMPLATE_FILTERS)
 
 
 def wants_json(request: Request) -> bool:

@@ -43,7 +43,7 @@ from app import db
 from app.accounts.caller import Caller
 from app.accounts.services import reject_control_characters
 from app.errors import Conflict, IllegalTransition, InsufficientPoints, InvalidInput, NotAllowed, NotFound, from_domain
-from app.i18n import _, current_locale
+from app.i18n import _, current_locale, format_number, format_points, ngettext
 from app.notifications import services as notify
 from app.tickets.tables import PointChangeRequest, PointsPolicy, RequestType, Ticket, TicketEvent
 from billing import ledger
@@ -398,8 +398,8 @@ async def _move_hold(hold_id: int, row: dict[str, Any], increase: int, change_id
         error = from_domain(exc)
         if isinstance(error, InsufficientPoints):
             raise InsufficientPoints(
-                _("The price would rise by {points} points, but only {available} points are available. "
-                  "Buy more points first.", points=increase, available=exc.available),
+                _("The price would rise by {points}, but only {available} are available. Buy more points first.",
+                  points=format_points(increase), available=format_points(exc.available)),
                 required=exc.required, available=exc.available,
             ) from exc
         raise error from exc
@@ -604,31 +604,39 @@ async def _changes(ticket_id: int, change_id: int | None = None) -> list[ChangeV
 
 def _entry_text(kind: str, key: str, points: int) -> str:
     what = key.rsplit(":", 1)[-1] if not key.startswith("~") else ""
+    n, shown = points, format_number(points)
     if kind == "hold":
         if ":change:" in key:
-            return _("{points} more points held (re-quote)", points=points)
-        return _("{points} points held for the quote", points=points)
+            return ngettext("{points} more point held (re-quote)",
+                            "{points} more points held (re-quote)", n, points=shown)
+        return ngettext("{points} point held for the quote", "{points} points held for the quote", n, points=shown)
     if kind == "capture":
-        return _("{points} points charged (resolved)", points=points)
+        return ngettext("{points} point charged (resolved)", "{points} points charged (resolved)", n, points=shown)
     if kind == "release":
         if what == "waive":
-            return _("{points} points released: the charge was waived", points=points)
+            return ngettext("{points} point released: the charge was waived",
+                            "{points} points released: the charge was waived", n, points=shown)
         if what == "release":
-            return _("{points} points released (cancelled)", points=points)
+            return ngettext("{points} point released (cancelled)",
+                            "{points} points released (cancelled)", n, points=shown)
         if ":change:" in key:
-            return _("{points} points released (lower re-quote)", points=points)
-        return _("{points} points released", points=points)
+            return ngettext("{points} point released (lower re-quote)", "{points} points released (lower re-quote)", n,
+                            points=shown)
+        return ngettext("{points} point released", "{points} points released", n, points=shown)
     if kind == "expire":
-        return _("{points} released points expired with their lot", points=points)
+        return ngettext("{points} released point expired with its lot",
+                        "{points} released points expired with their lot", n, points=shown)
     return f"{kind} {points}"
 
 
 def _change_text(change: ChangeView) -> str:
     if change.kind == "overage":
-        return _("Extra time {minutes} min: {old} → {new} points",
-                 minutes=change.to_extra_minutes - change.from_extra_minutes, old=change.from_points,
-                 new=change.to_points)
-    return _("Re-quote: {old} → {new} points", old=change.from_points, new=change.to_points)
+        return ngettext("Extra time {minutes} min: {old} → {new} point",
+                        "Extra time {minutes} min: {old} → {new} points",
+                        change.to_points, minutes=change.to_extra_minutes - change.from_extra_minutes,
+                        old=format_number(change.from_points), new=format_number(change.to_points))
+    return ngettext("Re-quote: {old} → {new} point", "Re-quote: {old} → {new} points", change.to_points,
+                    old=format_number(change.from_points), new=format_number(change.to_points))
 
 
 def _decision_text(change: ChangeView) -> str:
