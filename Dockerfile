@@ -6,5 +6,6 @@ WORKDIR /srv/kippu
 COPY requirements.lock package.json package-lock.json ./
 RUN pip install --no-cache-dir --require-hashes -r requirements.lock && npm ci --no-audit --no-fund
 COPY . .
-RUN pip install --no-cache-dir --no-deps -e .
+RUN pip install --no-cache-dir --no-deps -e . \
+    && pybabel compile -l ja -i app/locales/ja/LC_MESSAGES/messages.po -o app/locales/ja/LC_MESSAGES/messages.mo
 EXPOSE 8000

@@ -10,7 +10,10 @@ PORT ?= 8000
 # Where the app is reached: printed with the demo logins and used in mail links.
 BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test test-postgres lint setup system-packages python-packages frontend-packages
+# The Japanese catalogue: the .po is committed, the .mo the app reads is compiled from it here.
+CATALOGUE := app/locales/ja/LC_MESSAGES/messages
+
+.PHONY: run test test-postgres lint setup system-packages python-packages frontend-packages translations messages
 
 # Migrate, load the demo once (a second run changes nothing), print the URL and the demo
 # logins, then serve until Ctrl-C. `make run PORT=8765` serves elsewhere.
@@ -33,7 +36,7 @@ test-postgres: setup lint
 lint: python-packages
 	$(BIN)/lint-imports --no-cache --no-logo
 
-setup: system-packages python-packages frontend-packages
+setup: system-packages python-packages frontend-packages translations
 
 # Fonts for Japanese PDFs, HarfBuzz subsetting, the browser for the page tests, a PDF reader.
 # Installed when this machine has apt and we may use it; otherwise the app says what is missing.
@@ -53,6 +56,23 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
+
+translations: $(CATALOGUE).mo
+
+# Untranslated and fuzzy entries are left out: the app shows their English and logs it.
+$(CATALOGUE).mo: $(CATALOGUE).po $(BIN)/.installed
+	$(BIN)/pybabel compile -l ja -i $< -o $@
+
+# After changing marked English text in code or templates: extract it again into messages.pot and
+# merge that into the Japanese catalogue. New text arrives untranslated (or fuzzy, with a guess);
+# tests/unit/test_translations.py names every such entry until it is translated. Text no longer
+# used leaves the catalogue. One line per entry and file names without line numbers, so that
+# branches merge without conflicts from moved lines.
+messages: $(BIN)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -o messages.pot --project=Kippu --sort-output --no-wrap \
+	  --add-location=file --add-comments=Translators: --ignore-dirs='.* ._ node_modules var' \
+	  --header-comment='# The English text Kippu marks for translation, as `make messages` extracts it.' .
+	$(BIN)/pybabel update -i messages.pot -o $(CATALOGUE).po -l ja --no-wrap --ignore-obsolete
 
 frontend-packages: node_modules/.package-lock.json
 

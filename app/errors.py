@@ -12,8 +12,6 @@ from typing import Any
 class KippuError(Exception):
     status_code = 400
     code = "bad_request"
-    # Response headers the error calls for (Retry-After on a 429).
-    headers: dict[str, str] = {}
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -22,6 +20,11 @@ class KippuError(Exception):
 
     def as_json(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, **self.extra}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers that go with the answer."""
+        return {}
 
 
 class InvalidInput(KippuError):
@@ -100,7 +103,12 @@ class TooManyAttempts(KippuError):
 
     def __init__(self, message: str, *, retry_after_seconds: int, **extra: Any) -> None:
         super().__init__(message, **extra)
-        self.headers = {"Retry-After": str(retry_after_seconds)}
+        self.retry_after_seconds = retry_after_seconds
+
+    @property
+    def headers(self) -> dict[str, str]:
+        # RFC 9110: how many seconds to wait before trying again.
+        return {"Retry-After": str(self.retry_after_seconds)}
 
 
 class RateLimited(TooManyAttempts):

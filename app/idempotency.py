@@ -1,8 +1,10 @@
 """Replaying a mutating API call with the same `Idempotency-Key` returns the first result.
 
-A POST handler wraps its service call in `respond_once`:
+A POST handler takes the header as a parameter (so the API document lists it) and wraps its
+service call in `respond_once`:
 
-    return await respond_once(request, caller, lambda: create_thing(...), status_code=201)
+    async def create_thing(self, request: Request, idempotency_key: IdempotencyKey = None) -> ...:
+        return await respond_once(request, caller, lambda: create_thing(...), key=idempotency_key, status_code=201)
 
 - no `Idempotency-Key` header: the call simply runs;
 - a key seen before from the same caller for the same call (method, path and JSON body): the
@@ -24,10 +26,11 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from litestar import MediaType, Request, Response
+from litestar.params import HeaderParameter
 from piccolo.columns import ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
 from pydantic import BaseModel
@@ -43,6 +46,14 @@ from billing.transactions import write_transaction
 HEADER = "Idempotency-Key"
 KEY_MAX = 255
 KEEP_FOR = timedelta(days=1)
+
+# Checked here, not by Litestar: a malformed key is a 422 naming the header, as before.
+KEY_PARAMETER = HeaderParameter(
+    name=HEADER, required=False,
+    description=f"Any 1 to {KEY_MAX} printable characters, new for each new request: a retry with the same key "
+                "and the same request returns the first result (`Idempotent-Replayed: true`) without doing it again.",
+)
+IdempotencyKey = Annotated[str | None, KEY_PARAMETER]
 
 
 class IdempotencyRecord(Table, tablename="idempotency_records"):
@@ -129,9 +140,9 @@ async def replay_or_run(
 
 
 async def respond_once(
-    request: Request, caller: Caller, run: Callable[[], Awaitable[Any]], *, status_code: int = 201
+    request: Request, caller: Caller, run: Callable[[], Awaitable[Any]], *, key: str | None, status_code: int = 201
 ) -> Response:
-    """For a Litestar POST handler: run the service call once per Idempotency-Key.
+    """For a Litestar POST handler: run the service call once per Idempotency-Key (`key`).
 
     `run` returns a Pydantic model (or anything JSON-serialisable); the answer is a JSON
     Response with `status_code`, or the first answer replayed.
@@ -142,7 +153,7 @@ async def respond_once(
         return status_code, body
 
     print_ = fingerprint(request.method, request.url.path, await request.body())
-    stored = await replay_or_run(caller.id, request.headers.get(HEADER), print_, produce)
+    stored = await replay_or_run(caller.id, key, print_, produce)
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
     return Response(
         content=stored.body.encode(), status_code=stored.status_code, media_type=MediaType.JSON, headers=headers

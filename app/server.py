@@ -16,6 +16,7 @@ from litestar.plugins.htmx import HTMXConfig, HTMXPlugin, HTMXRequest
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.response import Redirect, Template
+from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.template.config import TemplateConfig
@@ -25,10 +26,11 @@ from app.api_docs import SwaggerUIPlugin
 from app.accounts.middleware import CallerMiddleware, current_caller
 from app.accounts.sessions import BrowserSessionMiddleware
 from app.errors import KippuError, NotAuthenticated, RequestTooLarge, UnreadableForm, from_domain
-from app.i18n import _, current_locale, format_date, format_datetime, format_size
+from app.i18n import TEMPLATE_FILTERS, _, current_locale, format_size, ngettext
 from app.rate_limit import ApiRateLimitMiddleware
 from app.security_headers import SecurityHeaders
 from app.jobs import scheduler_lifespan
+from app.openapi import COMPONENTS, ApiDocument, PydanticBodySchemas
 from app.routes import ROUTE_HANDLERS
 from app.schema import MAX_ID
 from app.settings import ROOT, Settings, get_settings
@@ -73,11 +75,12 @@ def configure_templates(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.globals.update(
         _=_,
+        ngettext=ngettext,
         current_locale=current_locale,
         current_caller=current_caller,
         settings=get_settings(),
     )
-    env.filters.update(date=format_date, datetime=format_datetime, size=format_size)
+    env.filters.update(TEMPLATE_FILTERS)
 
 
 def wants_json(request: Request) -> bool:
@@ -118,12 +121,15 @@ def validation_error_handler(request: Request, exc: ValidationException) -> Resp
 
 def http_error_handler(request: Request, exc: HTTPException) -> Response:
     code = "not_found" if isinstance(exc, NotFoundException) else f"http_{exc.status_code}"
+    # Litestar's own headers go out with the answer: `Allow` on a 405, `Retry-After` on a 429.
+    headers = exc.headers or {}
     if wants_json(request):
         return Response(
-            {"code": code, "message": exc.detail}, status_code=exc.status_code, media_type=MediaType.JSON
+            {"code": code, "message": exc.detail}, status_code=exc.status_code, media_type=MediaType.JSON,
+            headers=headers,
         )
     message = _("This page does not exist.") if exc.status_code == 404 else exc.detail
-    return error_page(request, exc.status_code, message)
+    return error_page(request, exc.status_code, message, headers)
 
 
 def internal_error_handler(request: Request, exc: Exception) -> Response:
@@ -171,17 +177,34 @@ class KippuRequest(HTMXRequest):
             ) from exc
 
 
-async def refuse_bad_requests(request: KippuRequest) -> None:
-    """Before a handler reads its parameters.
+def answer_options(request: Request) -> Response:
+    """OPTIONS: `Allow` lists every method of the path. Litestar 2's own OPTIONS answer lists only
+    the methods of the first handler registered for it (litestar-org/litestar#4169, fixed in 3)."""
+    methods = {
+        method
+        for route in request.app.routes
+        if isinstance(route, HTTPRoute) and route.path_format == request.scope["path_template"]
+        for method in route.methods
+    }
+    return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods))})
 
-    An id in a path beyond what an id column holds names nothing: 404, not a database error. A
-    URL-encoded form is read through KippuRequest.form() here, because Litestar's form-model
-    extractor (`Body(media_type=URL_ENCODED)`) would otherwise parse it leniently on its own when
-    the CSRF middleware has not read it first (an HTMX post sends its token in a header)."""
+
+async def before_request(request: KippuRequest) -> Response | None:
+    """Every request, after the guards, before a handler reads its parameters (Litestar takes one
+    such hook per layer).
+
+    OPTIONS lists the path's methods. An id in a path beyond what an id column holds names
+    nothing: 404, not a database error. A URL-encoded form is read through KippuRequest.form()
+    here, because Litestar's form-model extractor (`Body(media_type=URL_ENCODED)`) would otherwise
+    parse it leniently on its own when nothing read it first (an HTMX post sends its CSRF token in
+    a header)."""
+    if request.method == "OPTIONS":
+        return answer_options(request)
     if any(isinstance(v, int) and not -MAX_ID <= v <= MAX_ID for v in request.path_params.values()):
         raise NotFoundException()
     if request.content_type[0] == RequestEncodingType.URL_ENCODED:
         await request.form()
+    return None
 
 
 @get("/healthz", include_in_schema=False, sync_to_thread=False)
@@ -225,13 +248,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         plugins=[
             HTMXPlugin(HTMXConfig(set_request_class_globally=False)),  # KippuRequest is an HTMXRequest
+            ApiDocument(),
+            PydanticBodySchemas(),  # before PydanticPlugin's own schemas, which it replaces for bodies
             # None: each body model's own `strict` setting applies (Litestar's default, False, would
             # override it, so that `true` passed for an id and "3" for a number).
             PydanticPlugin(validate_strict=None),
         ],
         request_class=KippuRequest,
         request_max_body_size=REQUEST_MAX_BODY_BYTES,
-        before_request=refuse_bad_requests,
+        before_request=before_request,
         exception_handlers={
             KippuError: kippu_error_handler,
             HTTP_413_REQUEST_ENTITY_TOO_LARGE: too_large_handler,
@@ -246,6 +271,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="1",
             path="/schema",
             render_plugins=[SwaggerUIPlugin()],
+            components=COMPONENTS,
         ),
         debug=False,
     )

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from billing import clock, ledger
-from billing.errors import InvalidAmount
+from billing.errors import N_, InvalidAmount
 from billing.tables import PointsAccount
 from billing.transactions import for_update, write_transaction
 
@@ -190,7 +190,7 @@ def _threshold(value: object) -> int | None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= THRESHOLD_MAX:
         raise InvalidAmount(
-            "{field} must be a whole number from 1 to {maximum}, or empty for no alert.",
+            N_("{field} must be a whole number from 1 to {maximum}, or empty for no alert."),
             field="low_balance_threshold", maximum=THRESHOLD_MAX,
         )
     return value

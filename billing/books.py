@@ -24,6 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 from billing.errors import (
+    N_,
     HoldSettled,
     IdempotencyKeyReused,
     InsufficientPoints,
@@ -303,7 +304,7 @@ class Books:
         if replay := self._replay(call):
             return replay
         if held.status != "held":
-            raise HoldSettled("Hold {hold} is already {status}.", hold=held.id, status=held.status)
+            raise HoldSettled(N_("Hold {hold} is already {status}."), hold=held.id, status=held.status)
         self._check_available(account, call.points, call.today)
         self._expire(account, call.today)
         return Answer(self._pin(account, held, call.points, call))
@@ -313,7 +314,7 @@ class Books:
         held, account = self._hold_and_account(call.hold_id)
         if replay := self._replay(call):
             return replay
-        amount = _part_of_hold(held, call.points, "Cannot capture {points} points of a hold of {held}.")
+        amount = _part_of_hold(held, call.points, N_("Cannot capture {points} points of a hold of {held}."))
         entry = self._unpin(account, held, "capture", amount, call, call.key, call.fingerprint)
         if held.points:
             self._unpin(
@@ -325,7 +326,7 @@ class Books:
         held, account = self._hold_and_account(call.hold_id)
         if replay := self._replay(call):
             return replay
-        amount = _part_of_hold(held, call.points, "Cannot release {points} points of a hold of {held}.")
+        amount = _part_of_hold(held, call.points, N_("Cannot release {points} points of a hold of {held}."))
         return Answer(self._unpin(account, held, "release", amount, call, call.key, call.fingerprint))
 
     def _adjust(self, call: Adjust) -> Answer:
@@ -348,15 +349,15 @@ class Books:
         to them (captured later: consumed; released later: available in the lot again)."""
         lot = self.lots.get(call.lot_id)
         if lot is None:
-            raise UnknownLot("There is no lot {lot}.", lot=call.lot_id)
+            raise UnknownLot(N_("There is no lot {lot}."), lot=call.lot_id)
         account = self.accounts[lot.account_id]
         if replay := self._replay(call):
             return replay
         if lot.source != "purchase":
-            raise NotRefundable("Lot {lot} was not paid for, so there is nothing to refund.", lot=lot.id)
+            raise NotRefundable(N_("Lot {lot} was not paid for, so there is nothing to refund."), lot=lot.id)
         points = lot.remaining if call.at_most is None else min(lot.remaining, call.at_most)
         if points <= 0 or lot.lapsed(call.today):
-            raise NotRefundable("Lot {lot} has no unspent points left to refund.", lot=lot.id)
+            raise NotRefundable(N_("Lot {lot} has no unspent points left to refund."), lot=lot.id)
         self._expire(account, call.today)
         return Answer(self._post(account, "refund", [(lot, -points, 0)], call, lot_id=lot.id))
 
@@ -370,14 +371,14 @@ class Books:
             return None
         if entry.fingerprint != call.fingerprint:
             raise IdempotencyKeyReused(
-                "The idempotency key {key} was already used for another ledger operation.", key=call.key
+                N_("The idempotency key {key} was already used for another ledger operation."), key=call.key
             )
         return Answer(entry, replayed=True)
 
     def _hold_and_account(self, hold_id: int) -> tuple[Hold, Account]:
         held = self.holds.get(hold_id)
         if held is None:
-            raise UnknownHold("There is no hold {hold}.", hold=hold_id)
+            raise UnknownHold(N_("There is no hold {hold}."), hold=hold_id)
         return held, self.accounts[held.account_id]
 
     @staticmethod
@@ -529,14 +530,15 @@ class Books:
 def _not_lapsed(expires_on: date | None, today: date) -> None:
     if expires_on is not None and expires_on < today:
         raise InvalidAmount(
-            "The expiry date {expires_on} has already passed.", field="expires_on", expires_on=expires_on.isoformat()
+            N_("The expiry date {expires_on} has already passed."),
+            field="expires_on", expires_on=expires_on.isoformat(),
         )
 
 
 def _part_of_hold(held: Hold, points: int | None, too_many: str) -> int:
     """How many of an open hold's points a capture or release takes: all by default, never more."""
     if held.status != "held":
-        raise HoldSettled("Hold {hold} is already {status}.", hold=held.id, status=held.status)
+        raise HoldSettled(N_("Hold {hold} is already {status}."), hold=held.id, status=held.status)
     amount = held.points if points is None else points
     if amount > held.points:
         raise InvalidAmount(too_many, field="points", points=amount, held=held.points)

@@ -24,7 +24,7 @@ from typing import Any
 import stripe
 
 from billing import clock, purchases
-from billing.errors import DocumentLocked, PaymentUnavailable, UnknownPurchase, WebhookRefused
+from billing.errors import N_, DocumentLocked, PaymentUnavailable, UnknownPurchase, WebhookRefused
 from billing.purchases import PurchaseView
 from billing.tables import StripeEvent
 from billing.transactions import write_transaction
@@ -55,7 +55,8 @@ def client(settings: StripeSettings) -> stripe.StripeClient:
 
 def _unavailable(exc: stripe.StripeError) -> PaymentUnavailable:
     return PaymentUnavailable(
-        "The card payment service could not be reached ({error}). Nothing was charged; try again, or pay by invoice.",
+        N_("The card payment service could not be reached ({error}). Nothing was charged; try again, "
+           "or pay by invoice."),
         error=getattr(exc, "user_message", None) or type(exc).__name__,
     )
 
@@ -119,7 +120,7 @@ async def refund_card_payment(purchase: PurchaseView, amount_jpy: int, settings:
         refund_id = f"re_kippu_test_{purchase.id}"
     else:
         if not purchase.stripe_payment_intent:
-            raise DocumentLocked("Purchase {id} has no card payment to refund.", id=purchase.id)
+            raise DocumentLocked(N_("Purchase {id} has no card payment to refund."), id=purchase.id)
         try:
             refund = await client(settings).v1.refunds.create_async(
                 params={
@@ -153,9 +154,9 @@ def verified_event(payload: bytes, signature: str | None, settings: StripeSettin
         )
         event = json.loads(payload)
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
-        raise WebhookRefused("The webhook signature does not verify.") from exc
+        raise WebhookRefused(N_("The webhook signature does not verify.")) from exc
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("data"), dict):
-        raise WebhookRefused("The webhook body is not a Stripe event.")
+        raise WebhookRefused(N_("The webhook body is not a Stripe event."))
     return event
 
 

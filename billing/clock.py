@@ -45,6 +45,11 @@ def set_time_zone(name: str) -> None:
     _zone = ZoneInfo(name)
 
 
+def zone() -> ZoneInfo:
+    """The vendor's time zone."""
+    return _zone
+
+
 def today() -> date:
     return now().astimezone(_zone).date()
 

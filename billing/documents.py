@@ -37,6 +37,8 @@ from weasyprint import CSS, HTML
 from weasyprint.text import ffi as weasyprint_libraries
 from weasyprint.text.fonts import FontConfiguration
 
+from billing import clock, formatting
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "documents"
 USER_AGENT_STYLESHEET = TEMPLATES / "user_agent.css"
 # The fonts the templates ask for, in order. One family carries every glyph of a document (kana,
@@ -162,65 +164,49 @@ class Statement:
 
 
 # ------------------------------------------------------------------------------ how numbers read
-
-
-def _whole(number: int) -> int:
-    # bool is an int, float and Decimal are not: a wrong type fails here, not on a printed invoice.
-    if not isinstance(number, int) or isinstance(number, bool):
-        raise TypeError(f"documents show whole numbers of yen and points, not {number!r}")
-    return number
+# A document is Japanese: the filters every Jinja environment shares (billing/formatting.py) in
+# Japanese, and the few that only documents use.
+LOCALE = "ja"
 
 
 def yen(amount: int) -> str:
     """¥12,345 (−¥500 below zero)."""
-    amount = _whole(amount)
-    return f"¥{amount:,}" if amount >= 0 else f"−¥{-amount:,}"
+    return formatting.yen(amount, LOCALE)
 
 
 def yen_ja(amount: int) -> str:
     """12,345円, as Japanese running text writes an amount."""
-    amount = _whole(amount)
-    return f"{amount:,}円" if amount >= 0 else f"−{-amount:,}円"
+    return f"{formatting.number(amount, LOCALE)}円"
 
 
 def points(number: int) -> str:
     """12,345 (−12 below zero)."""
-    number = _whole(number)
-    return f"{number:,}" if number >= 0 else f"−{-number:,}"
+    return formatting.number(number, LOCALE)
 
 
 def signed_points(number: int) -> str:
     """+12, −3, 0: how a change of points reads."""
-    number = _whole(number)
-    return f"+{number:,}" if number > 0 else points(number)
+    return formatting.signed_number(number, LOCALE)
 
 
 def ymd(day: date | None) -> str:
     """2026/10/31 (empty for no date)."""
-    return day.strftime("%Y/%m/%d") if day else ""
+    return formatting.date(day, LOCALE, clock.zone())
 
 
 def month_ja(month: str | date) -> str:
     """2026年10月, from "2026-10" or a date in that month."""
-    if isinstance(month, str):
-        year, number = month.split("-")
-        return f"{int(year)}年{int(number)}月"
-    return f"{month.year}年{month.month}月"
-
-
-MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-             "October", "November", "December")
+    return formatting.month(month, LOCALE)
 
 
 def month_en(month: str | date) -> str:
-    """October 2026 (whatever the process's locale)."""
-    year, number = (int(part) for part in month.split("-")) if isinstance(month, str) else (month.year, month.month)
-    return f"{MONTHS_EN[number - 1]} {year}"
+    """October 2026, for the small English label under the Japanese."""
+    return formatting.month(month, "en")
 
 
 def tax_rate(rate: int) -> str:
     """10%, or 8%※ for a reduced rate (the ※ is explained under the table)."""
-    return f"{_whole(rate)}%※" if is_reduced(rate) else f"{rate}%"
+    return f"{formatting.whole(rate)}%※" if is_reduced(rate) else f"{rate}%"
 
 
 def is_reduced(rate: int) -> bool:
@@ -235,8 +221,8 @@ def addressed(name: str) -> str:
 
 
 FILTERS = {
-    "yen": yen, "yen_ja": yen_ja, "points": points, "signed_points": signed_points,
-    "date": ymd, "month": month_ja, "month_en": month_en, "tax_rate": tax_rate, "addressed": addressed,
+    **formatting.template_filters(lambda: LOCALE, clock.zone),
+    "yen_ja": yen_ja, "month_en": month_en, "tax_rate": tax_rate, "addressed": addressed,
 }
 
 # (Japanese, English) labels the templates show for the values' codes.

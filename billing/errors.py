@@ -1,13 +1,17 @@
 """The ledger's refusals, in one hierarchy.
 
-Messages are plain English templates with `{name}` values: `template` is the text to translate
-(app/locales/ja/billing.json), `values` fill it in, `message` is the English sentence. The app maps
-each class to its HTTP error once (see `http_status` for the intended status code).
+Messages are plain English templates with `{name}` values, marked `N_(...)` where they are
+written so that `make messages` extracts them: `template` is the text to translate
+(app/locales/ja/LC_MESSAGES/messages.po), `values` fill it in, `message` is the English
+sentence. The app maps each class to its HTTP error once (see `http_status` for the intended
+status code).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from pricing.errors import N_  # the one marker; billing's modules import it from here
 
 
 class LedgerError(Exception):
@@ -34,7 +38,7 @@ class InsufficientPoints(LedgerError):
 
     def __init__(self, required: int, available: int) -> None:
         super().__init__(
-            "Not enough points: {required} needed, {available} available.",
+            N_("Not enough points: {required} needed, {available} available."),
             required=required, available=available,
         )
         self.required = required

@@ -19,7 +19,7 @@ from typing import Any
 
 from billing import clock
 from billing.documents import Document, Issuer, Line, TaxTotal, document_pdf
-from billing.errors import InvalidValue, UnknownDocument
+from billing.errors import N_, InvalidValue, UnknownDocument
 from billing.issuer import IssuerSettings
 from billing.tables import BillingDocument, DocumentCounter, DocumentLine, DocumentTax
 from billing.transactions import for_update, write_transaction
@@ -114,7 +114,7 @@ async def issue(
 ) -> int:
     """Issue a document (in the caller's transaction, if any); returns its id."""
     if not lines:
-        raise InvalidValue("A document needs at least one line.", field="lines")
+        raise InvalidValue(N_("A document needs at least one line."), field="lines")
     taxes = taxes_of(lines, issuer.tax_rounding)
     subtotal = sum(line.amount_jpy for line in lines)
     tax = sum(t.tax_jpy for t in taxes)
@@ -223,10 +223,10 @@ async def get_document(document_id: int, *, lock: bool = False) -> IssuedDocumen
     if lock:
         rows = await BillingDocument.raw("SELECT id FROM billing_documents WHERE id = {}" + for_update(), document_id)
         if not rows:
-            raise UnknownDocument("There is no document {id}.", id=document_id)
+            raise UnknownDocument(N_("There is no document {id}."), id=document_id)
     found = await _documents("d.id = {}", [document_id])
     if not found:
-        raise UnknownDocument("There is no document {id}.", id=document_id)
+        raise UnknownDocument(N_("There is no document {id}."), id=document_id)
     return found[0]
 
 
@@ -313,5 +313,5 @@ async def pdf_of(document_id: int) -> tuple[IssuedDocument, bytes]:
 async def stored_sha256(document_id: int) -> str | None:
     rows = await BillingDocument.raw("SELECT pdf_sha256 FROM billing_documents WHERE id = {}", document_id)
     if not rows:
-        raise UnknownDocument("There is no document {id}.", id=document_id)
+        raise UnknownDocument(N_("There is no document {id}."), id=document_id)
     return rows[0]["pdf_sha256"]

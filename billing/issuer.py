@@ -15,7 +15,7 @@ from stdnum.jp import cn
 
 from billing import clock
 from billing.documents import Issuer
-from billing.errors import InvalidValue, IssuerMissing
+from billing.errors import N_, InvalidValue, IssuerMissing
 from billing.tables import IssuerProfile
 from pricing.rules import ROUNDING_MODES, RoundingMode
 
@@ -50,12 +50,12 @@ def registration_number(text: str) -> str:
     digits = typed[1:] if typed.startswith("T") else typed
     if len(digits) != 13 or not digits.isascii() or not digits.isdigit():
         raise InvalidValue(
-            "A registration number is T followed by 13 digits (e.g. T7123456789012).", field="registration_number"
+            N_("A registration number is T followed by 13 digits (e.g. T7123456789012)."), field="registration_number"
         )
     if not cn.is_valid(digits):
         raise InvalidValue(
-            "The registration number T{digits} has a wrong check digit; check it against the notice of "
-            "registration.", field="registration_number", digits=digits,
+            N_("The registration number T{digits} has a wrong check digit; check it against the notice of "
+            "registration."), field="registration_number", digits=digits,
         )
     return "T" + digits
 
@@ -65,11 +65,11 @@ def checked_text(value: str, field: str, *, required: bool = False, maximum: int
     characters (line breaks and tabs are text)."""
     value = (value or "").strip()
     if required and not value:
-        raise InvalidValue("This field is required.", field=field)
+        raise InvalidValue(N_("This field is required."), field=field)
     if len(value) > maximum:
-        raise InvalidValue("At most {maximum} characters.", field=field, maximum=maximum)
+        raise InvalidValue(N_("At most {maximum} characters."), field=field, maximum=maximum)
     if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in value):
-        raise InvalidValue("Control characters are not allowed.", field=field)
+        raise InvalidValue(N_("Control characters are not allowed."), field=field)
     return value
 
 
@@ -78,10 +78,10 @@ def checked(settings: IssuerSettings) -> IssuerSettings:
     terms = settings.payment_terms_days
     if not isinstance(terms, int) or isinstance(terms, bool) or not 1 <= terms <= PAYMENT_TERMS_MAX:
         raise InvalidValue(
-            "Payment terms are 1 to {maximum} days.", field="payment_terms_days", maximum=PAYMENT_TERMS_MAX
+            N_("Payment terms are 1 to {maximum} days."), field="payment_terms_days", maximum=PAYMENT_TERMS_MAX
         )
     if settings.tax_rounding not in ROUNDING_MODES:
-        raise InvalidValue("Choose how consumption tax is rounded.", field="tax_rounding")
+        raise InvalidValue(N_("Choose how consumption tax is rounded."), field="tax_rounding")
     return IssuerSettings(
         name=checked_text(settings.name, "name", required=True, maximum=NAME_MAX),
         registration_number=registration_number(settings.registration_number),
@@ -111,8 +111,8 @@ async def issuer_in_force() -> IssuerSettings:
     issuer = await current_issuer()
     if issuer is None:
         raise IssuerMissing(
-            "Points cannot be sold yet: the vendor's name and invoice registration number are not set "
-            "(administration → issuer)."
+            N_("Points cannot be sold yet: the vendor's name and invoice registration number are not set "
+            "(administration → issuer).")
         )
     return issuer
 

@@ -35,7 +35,7 @@ from billing.books import (
     Release,
     fingerprint,
 )
-from billing.errors import InvalidAmount
+from billing.errors import N_, InvalidAmount
 from billing.transactions import as_date, rows
 
 EXPIRY_WINDOWS = (30, 60, 90)
@@ -109,14 +109,14 @@ class EntryPage:
 
 def _points(value: object, name: str = "points", *, minimum: int = 1) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise InvalidAmount("{field} must be a whole number of at least {minimum}.", field=name, minimum=minimum)
+        raise InvalidAmount(N_("{field} must be a whole number of at least {minimum}."), field=name, minimum=minimum)
     return value
 
 
 def _key(key: object) -> str:
     if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH or key.startswith("~"):
         raise InvalidAmount(
-            "An idempotency key must be 1 to {maximum} characters and not start with '~'.",
+            N_("An idempotency key must be 1 to {maximum} characters and not start with '~'."),
             field="key", maximum=MAX_KEY_LENGTH,
         )
     return key
@@ -124,7 +124,7 @@ def _key(key: object) -> str:
 
 def _reason(reason: object) -> str:
     if not isinstance(reason, str) or not reason.strip():
-        raise InvalidAmount("A reason is required.", field="reason")
+        raise InvalidAmount(N_("A reason is required."), field="reason")
     return reason.strip()
 
 
@@ -254,7 +254,7 @@ async def adjust(
     """A correction by finance: +points become a new zero-yen lot (expiring `expires_on`),
     -points are taken from the available lots in spending order (never below zero)."""
     if not isinstance(points, int) or isinstance(points, bool) or points == 0:
-        raise InvalidAmount("{field} must be a whole number other than 0.", field="points")
+        raise InvalidAmount(N_("{field} must be a whole number other than 0."), field="points")
     reason, key = _reason(reason), _key(key)
     return await _posted(Adjust(
         organization_id=organization_id, points=points, expires_on=expires_on, key=key,
@@ -373,7 +373,7 @@ def _cursor(cursor: str | None) -> int | None:
     if cursor in (None, ""):
         return None
     if not str(cursor).isdigit():
-        raise InvalidAmount("The cursor {cursor} is not one this list gave.", field="cursor", cursor=cursor)
+        raise InvalidAmount(N_("The cursor {cursor} is not one this list gave."), field="cursor", cursor=cursor)
     return int(cursor)
 
 

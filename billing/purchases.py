@@ -18,6 +18,7 @@ from typing import Any
 from billing import clock, invoicing, ledger
 from billing.documents import Line
 from billing.errors import (
+    N_,
     DocumentLocked,
     IdempotencyKeyReused,
     InvalidValue,
@@ -100,7 +101,7 @@ def _view(row: dict[str, Any]) -> PurchaseView:
 async def get_purchase(purchase_id: int, *, lock: bool = False) -> PurchaseView:
     rows = await Purchase.raw("SELECT * FROM purchases WHERE id = {}" + (for_update() if lock else ""), purchase_id)
     if not rows:
-        raise UnknownPurchase("There is no purchase {id}.", id=purchase_id)
+        raise UnknownPurchase(N_("There is no purchase {id}."), id=purchase_id)
     return _view(rows[0])
 
 
@@ -150,7 +151,7 @@ def _lines(purchase: PurchaseView) -> list[Line]:
 
 def _recipient(name: str) -> str:
     if not (name or "").strip():
-        raise InvalidValue("Enter the name the documents are addressed to.", field="recipient_name")
+        raise InvalidValue(N_("Enter the name the documents are addressed to."), field="recipient_name")
     return checked_text(name, "recipient_name", maximum=RECIPIENT_MAX).replace("\n", " ")
 
 
@@ -172,7 +173,7 @@ async def start_purchase(
     date; by card, the purchase waits for its checkout (`attach_checkout`) and its payment.
     The same `request_key` again returns the first purchase."""
     if method not in PURCHASE_METHODS:
-        raise InvalidValue("Choose how to pay: by card or by invoice.", field="method")
+        raise InvalidValue(N_("Choose how to pay: by card or by invoice."), field="method")
     recipient_name = _recipient(recipient_name)
     bundle = await pricing.bundle(bundle_code)
     issuer = await issuer_in_force()
@@ -185,7 +186,7 @@ async def start_purchase(
             if earlier is not None:
                 if (earlier["organization"], earlier["bundle_code"], earlier["quantity"], earlier["method"]) != fingerprint:
                     raise IdempotencyKeyReused(
-                        "The idempotency key {key} was already used for another purchase.", key=request_key
+                        N_("The idempotency key {key} was already used for another purchase."), key=request_key
                     )
                 return _view(earlier)
         now = clock.now()
@@ -258,7 +259,7 @@ async def settle_card_payment(
         if purchase.status == "paid":
             return purchase, False
         if purchase.method != "card":
-            raise DocumentLocked("Purchase {id} is paid by invoice, not by card.", id=purchase_id)
+            raise DocumentLocked(N_("Purchase {id} is paid by invoice, not by card."), id=purchase_id)
         # Money received settles the purchase whatever was heard before (events can arrive out
         # of order: an expiry notice before the payment it lost the race to).
         paid_on = clock.day_of(paid_at)
@@ -292,21 +293,21 @@ async def mark_unpaid(purchase_id: int, status: str, reason: str) -> PurchaseVie
 
 def _whole_yen(value: object, field: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= PAYMENT_MAX_JPY:
-        raise InvalidValue("Enter an amount of yen of at least 1.", field=field)
+        raise InvalidValue(N_("Enter an amount of yen of at least 1."), field=field)
     return value
 
 
 async def _open_invoice(document_id: int) -> IssuedDocument:
     invoice = await invoicing.get_document(document_id, lock=True)
     if invoice.kind != "invoice":
-        raise DocumentLocked("{number} is not an invoice.", number=invoice.number)
+        raise DocumentLocked(N_("{number} is not an invoice."), number=invoice.number)
     if invoice.status == "paid":
-        raise DocumentLocked("Invoice {number} is paid already.", number=invoice.number)
+        raise DocumentLocked(N_("Invoice {number} is paid already."), number=invoice.number)
     if invoice.status == "void":
-        raise DocumentLocked("Invoice {number} was voided.", number=invoice.number)
+        raise DocumentLocked(N_("Invoice {number} was voided."), number=invoice.number)
     if invoice.status == "replaced":
         raise DocumentLocked(
-            "Invoice {number} was replaced by a corrected invoice; use that one.", number=invoice.number
+            N_("Invoice {number} was replaced by a corrected invoice; use that one."), number=invoice.number
         )
     return invoice
 
@@ -327,16 +328,16 @@ async def record_payment(
     amount_jpy = _whole_yen(amount_jpy, "amount_jpy")
     today = today or clock.today()
     if not isinstance(paid_on, date) or paid_on > today:
-        raise InvalidValue("The payment date cannot be in the future.", field="paid_on")
+        raise InvalidValue(N_("The payment date cannot be in the future."), field="paid_on")
     async with write_transaction():
         if request_key is not None and await InvoicePayment.exists().where(InvoicePayment.request_key == request_key):
             return await invoicing.get_document(document_id)
         invoice = await _open_invoice(document_id)
         if paid_on < invoice.document.issued_on:
-            raise InvalidValue("The payment date is before the invoice was issued.", field="paid_on")
+            raise InvalidValue(N_("The payment date is before the invoice was issued."), field="paid_on")
         if amount_jpy > invoice.open_jpy:
             raise InvalidValue(
-                "Only ¥{open:,} is still to be paid on invoice {number}.", field="amount_jpy",
+                N_("Only ¥{open:,} is still to be paid on invoice {number}."), field="amount_jpy",
                 open=invoice.open_jpy, number=invoice.number,
             )
         await InvoicePayment.insert(InvoicePayment(
@@ -365,7 +366,7 @@ async def payments_of(document_id: int) -> list[dict[str, Any]]:
 
 def _reason(reason: str) -> str:
     if not (reason or "").strip():
-        raise InvalidValue("A reason is required.", field="reason")
+        raise InvalidValue(N_("A reason is required."), field="reason")
     return checked_text(reason, "reason", maximum=REASON_MAX)
 
 
@@ -377,7 +378,7 @@ async def void_invoice(document_id: int, reason: str, *, actor_id: int | None = 
         invoice = await _open_invoice(document_id)
         if invoice.paid_jpy:
             raise DocumentLocked(
-                "Invoice {number} has payments recorded, so it cannot be voided.", number=invoice.number
+                N_("Invoice {number} has payments recorded, so it cannot be voided."), number=invoice.number
             )
         await BillingDocument.update({
             BillingDocument.status: "void", BillingDocument.void_reason: reason,
@@ -404,12 +405,12 @@ async def correct_invoice(
     recipient_name = _recipient(recipient_name)
     today = today or clock.today()
     if not isinstance(due_on, date) or due_on < today:
-        raise InvalidValue("The due date cannot be in the past.", field="due_on")
+        raise InvalidValue(N_("The due date cannot be in the past."), field="due_on")
     async with write_transaction():
         original = await _open_invoice(document_id)
         if original.paid_jpy:
             raise DocumentLocked(
-                "Invoice {number} has payments recorded; correct it with a credit note.", number=original.number
+                N_("Invoice {number} has payments recorded; correct it with a credit note."), number=original.number
             )
         issuer = await issuer_in_force()
         corrected_id = await invoicing.issue(
@@ -483,7 +484,7 @@ async def refund_purchase(
     async with write_transaction():
         purchase = await get_purchase(purchase_id, lock=True)
         if purchase.status != "paid":
-            raise DocumentLocked("Purchase {id} is not paid, so there is nothing to refund.", id=purchase_id)
+            raise DocumentLocked(N_("Purchase {id} is not paid, so there is nothing to refund."), id=purchase_id)
         if purchase.refunded_at is not None:
             notes = [d for d in await invoicing.documents_of_purchase(purchase_id) if d.kind == "credit_note"]
             return Refund(purchase, purchase.refunded_points, notes[0] if notes else None, refunded_now=False)
@@ -504,7 +505,7 @@ async def refund_purchase(
         if points:
             original = await _sale_document(purchase_id)
             if original is None:
-                raise DocumentLocked("Purchase {id} has no document to credit.", id=purchase_id)
+                raise DocumentLocked(N_("Purchase {id} has no document to credit."), id=purchase_id)
             credit_note_id = await invoicing.issue(
                 "credit_note", organization_id=purchase.organization_id, recipient_name=purchase.recipient_name,
                 issuer=issuer, lines=[Line(
@@ -529,10 +530,10 @@ async def _nothing_to_refund(purchase: PurchaseView, today: date) -> DocumentLoc
     lot = next((lot for lot in balance.lots if lot.id == purchase.lot_id), None)
     if lot is not None and lot.held:
         return DocumentLocked(
-            "All {held} points of purchase {id} that are not used yet are held by open requests. Refund it "
-            "once those requests are resolved or cancelled.", id=purchase.id, held=lot.held)
+            N_("All {held} points of purchase {id} that are not used yet are held by open requests. Refund it "
+            "once those requests are resolved or cancelled."), id=purchase.id, held=lot.held)
     return DocumentLocked(
-        "Nothing of purchase {id} can be refunded: its points have all been used or have expired.", id=purchase.id)
+        N_("Nothing of purchase {id} can be refunded: its points have all been used or have expired."), id=purchase.id)
 
 
 async def record_card_refund(purchase_id: int, refund_id: str) -> None:

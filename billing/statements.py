@@ -22,7 +22,7 @@ from typing import Any
 
 from billing import clock
 from billing.documents import ExpiringLot, Issuer, Statement, StatementLine, statement_pdf, statement_pool
-from billing.errors import InvalidValue
+from billing.errors import N_, InvalidValue
 from billing.invoicing import as_date, as_datetime
 from billing.tables import PointsAccount, UsageStatement
 from billing.transactions import write_transaction
@@ -54,7 +54,7 @@ def month_period(month: str) -> tuple[date, date]:
     """The first and last day of a month written YYYY-MM; InvalidValue otherwise."""
     match = MONTH.fullmatch(month or "")
     if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 2000:
-        raise InvalidValue("Give a month as YYYY-MM (e.g. 2026-10).", field="month")
+        raise InvalidValue(N_("Give a month as YYYY-MM (e.g. 2026-10)."), field="month")
     first = date(int(match[1]), int(match[2]), 1)
     following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return first, following - timedelta(days=1)
@@ -199,7 +199,8 @@ async def statement_pdf_of(
     """The stored PDF of a month that has ended, issuing it the first time it is asked for."""
     today = today or clock.today()
     if not has_ended(month, today):
-        raise InvalidValue("The statement of {month} is issued once the month has ended.", field="month", month=month)
+        raise InvalidValue(N_("The statement of {month} is issued once the month has ended."),
+                           field="month", month=month)
     stored = await stored_pdf(organization_id, month)
     if stored is not None:
         return stored
@@ -225,7 +226,8 @@ async def issue_month(
     `progress(done, total)` is called before the first and after each statement issued."""
     today = today or clock.today()
     if not has_ended(month, today):
-        raise InvalidValue("The statements of {month} are issued once the month has ended.", field="month", month=month)
+        raise InvalidValue(N_("The statements of {month} are issued once the month has ended."),
+                           field="month", month=month)
     _, _, _, end = _bounds(month)
     done = {r["organization"] for r in await UsageStatement.raw(
         "SELECT organization FROM usage_statements WHERE month = {}", month)}

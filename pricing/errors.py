@@ -1,12 +1,19 @@
 """Refusals of the pricing rules.
 
-Messages are plain English templates with `{name}` values; the app translates `template` with
-its own catalogue (app/locales/ja/billing.json) and fills in `values`.
+Messages are plain English templates with `{name}` values, marked `N_(...)` where they are
+written so that `make messages` extracts them; the app translates `template` with its catalogue
+(app/locales/ja/LC_MESSAGES/messages.po) and fills in `values`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+
+def N_(text: str) -> str:  # noqa: N802 (gettext's name for it, which the extractor looks for)
+    """Marks English text for translation later, where it is shown (gettext_noop): the templates of
+    the refusals of pricing/ and billing/, and the app's labels of codes. Returns it unchanged."""
+    return text
 
 
 class PricingError(Exception):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from pricing.errors import InvalidPointTable, PricingError, PurchaseRefused, UnknownRequestType
+from pricing.errors import N_, InvalidPointTable, PricingError, PurchaseRefused, UnknownRequestType
 
 RoundingMode = Literal["down", "up", "half_up"]
 ROUNDING_MODES: tuple[str, ...] = ("down", "up", "half_up")
@@ -23,7 +23,7 @@ def _whole(value: object, name: str, *, minimum: int) -> int:
     # bool is an int in Python; a price of True points is a bug, not a price.
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise InvalidPointTable(
-            "{name} must be a whole number of at least {minimum}.", field=name, name=name, minimum=minimum
+            N_("{name} must be a whole number of at least {minimum}."), field=name, name=name, minimum=minimum
         )
     return value
 
@@ -48,13 +48,13 @@ class RequestTypePrice:
 
     def __post_init__(self) -> None:
         if not self.code.strip():
-            raise InvalidPointTable("A request type needs a code.", field="code")
+            raise InvalidPointTable(N_("A request type needs a code."), field="code")
         _whole(self.points, "points", minimum=0)
         overage = (self.included_minutes, self.block_minutes, self.points_per_block)
         if any(v is not None for v in overage):
             if any(v is None for v in overage):
                 raise InvalidPointTable(
-                    "Included minutes, block minutes and points per block go together: give all three or none.",
+                    N_("Included minutes, block minutes and points per block go together: give all three or none."),
                     field="included_minutes",
                 )
             _whole(self.included_minutes, "included_minutes", minimum=0)
@@ -81,7 +81,7 @@ class PrioritySurcharge:
 
     def __post_init__(self) -> None:
         if self.priority not in PRIORITIES:
-            raise InvalidPointTable("Unknown priority {priority}.", field="priority", priority=self.priority)
+            raise InvalidPointTable(N_("Unknown priority {priority}."), field="priority", priority=self.priority)
         _whole(self.points, "points", minimum=0)
 
 
@@ -106,12 +106,12 @@ def quote(request_type: RequestTypePrice, priority: PrioritySurcharge | None = N
     """The points one request costs: the type's cost, the priority's surcharge, and each further
     block (or part of a block) of work beyond the included minutes."""
     if not isinstance(extra_minutes, int) or isinstance(extra_minutes, bool) or extra_minutes < 0:
-        raise PricingError("Extra minutes must be a whole number of at least 0.", field="extra_minutes")
+        raise PricingError(N_("Extra minutes must be a whole number of at least 0."), field="extra_minutes")
     blocks = 0
     if extra_minutes:
         if not request_type.has_overage:
             raise PricingError(
-                "Request type {code} has no price for work beyond what it covers.",
+                N_("Request type {code} has no price for work beyond what it covers."),
                 field="extra_minutes", code=request_type.code,
             )
         blocks = -(-extra_minutes // request_type.block_minutes)  # a started block counts whole
@@ -142,12 +142,12 @@ class PointTable:
             if request_type.code == code:
                 return request_type
         raise UnknownRequestType(
-            "There is no request type {code} in the point table.", field="request_type", code=code
+            N_("There is no request type {code} in the point table."), field="request_type", code=code
         )
 
     def surcharge(self, priority: str) -> PrioritySurcharge:
         if priority not in PRIORITIES:
-            raise PricingError("Unknown priority {priority}.", field="priority", priority=priority)
+            raise PricingError(N_("Unknown priority {priority}."), field="priority", priority=priority)
         for surcharge in self.surcharges:
             if surcharge.priority == priority:
                 return surcharge
@@ -174,7 +174,7 @@ class Bundle:
 
     def __post_init__(self) -> None:
         if not self.code.strip():
-            raise InvalidPointTable("A bundle needs a code.", field="code")
+            raise InvalidPointTable(N_("A bundle needs a code."), field="code")
         _whole(self.points, "points", minimum=1)
         _whole(self.price_jpy, "price_jpy", minimum=0)
         _whole(self.tax_rate, "tax_rate", minimum=0)
@@ -186,7 +186,7 @@ class Bundle:
         # breakage when it expires, the amount given back when it is refunded).
         if self.price_jpy % self.points:
             raise InvalidPointTable(
-                "The price must be a whole number of yen per point: ¥{price:,} for {points} points is not.",
+                N_("The price must be a whole number of yen per point: ¥{price:,} for {points} points is not."),
                 field="price_jpy", price=self.price_jpy, points=self.points,
             )
 
@@ -243,13 +243,13 @@ class PurchaseQuote:
 def validate_purchase(bundle: Bundle, quantity: int, rounding: RoundingMode = "down") -> PurchaseQuote:
     """The points, price and tax of buying `quantity` of `bundle`, or PurchaseRefused saying why."""
     if not bundle.active:
-        raise PurchaseRefused("Bundle {code} is no longer on sale.", field="bundle", code=bundle.code)
+        raise PurchaseRefused(N_("Bundle {code} is no longer on sale."), field="bundle", code=bundle.code)
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
-        raise PurchaseRefused("The quantity must be a whole number of at least 1.", field="quantity")
+        raise PurchaseRefused(N_("The quantity must be a whole number of at least 1."), field="quantity")
     if quantity < bundle.min_quantity:
-        raise PurchaseRefused("The minimum purchase is {minimum}.", field="quantity", minimum=bundle.min_quantity)
+        raise PurchaseRefused(N_("The minimum purchase is {minimum}."), field="quantity", minimum=bundle.min_quantity)
     if bundle.max_quantity is not None and quantity > bundle.max_quantity:
-        raise PurchaseRefused("The maximum purchase is {maximum}.", field="quantity", maximum=bundle.max_quantity)
+        raise PurchaseRefused(N_("The maximum purchase is {maximum}."), field="quantity", maximum=bundle.max_quantity)
     price = bundle.price_jpy * quantity
     tax = tax_by_rate([(bundle.tax_rate, price)], rounding)[bundle.tax_rate]
     return PurchaseQuote(
@@ -298,7 +298,7 @@ class PriceList:
         for bundle in self.bundles:
             if bundle.code == code:
                 return bundle
-        raise PurchaseRefused("There is no bundle {code}.", field="bundle", code=code)
+        raise PurchaseRefused(N_("There is no bundle {code}."), field="bundle", code=code)
 
 
 def surcharges_from(mapping: Mapping[str, int]) -> tuple[PrioritySurcharge, ...]:

@@ -15,6 +15,7 @@ from typing import Any
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from pricing.errors import (
+    N_,
     InvalidPointTable,
     NoPointTableInForce,
     PointTableLocked,
@@ -65,7 +66,7 @@ def _transaction():
 async def _version_row(version_id: int) -> dict[str, Any]:
     row = await PointTableVersion.select().where(PointTableVersion.id == version_id).first()
     if row is None:
-        raise UnknownPointTableVersion("There is no point table version {id}.", field="version", id=version_id)
+        raise UnknownPointTableVersion(N_("There is no point table version {id}."), field="version", id=version_id)
     return row
 
 
@@ -73,8 +74,8 @@ async def _draft(version_id: int) -> dict[str, Any]:
     row = await _version_row(version_id)
     if row["status"] != "draft":
         raise PointTableLocked(
-            "Version {number} of the point table is published and can no longer be changed; "
-            "make a new draft.", field="version", number=row["number"],
+            N_("Version {number} of the point table is published and can no longer be changed; "
+            "make a new draft."), field="version", number=row["number"],
         )
     return row
 
@@ -161,13 +162,13 @@ async def publish(version_id: int, effective_from: datetime | None = None) -> Po
     now = datetime.now(UTC)
     effective_from = effective_from or now
     if effective_from.tzinfo is None:
-        raise InvalidPointTable("The start of a point table needs a time zone.", field="effective_from")
+        raise InvalidPointTable(N_("The start of a point table needs a time zone."), field="effective_from")
     if effective_from < now.replace(microsecond=0):
-        raise InvalidPointTable("A point table cannot take effect in the past.", field="effective_from")
+        raise InvalidPointTable(N_("A point table cannot take effect in the past."), field="effective_from")
     async with _transaction():
         await _draft(version_id)
         if not await PointTableRequestType.exists().where(PointTableRequestType.version == version_id):
-            raise InvalidPointTable("A point table needs at least one request type.", field="request_types")
+            raise InvalidPointTable(N_("A point table needs at least one request type."), field="request_types")
         await PointTableVersion.update(
             {PointTableVersion.status: "published", PointTableVersion.effective_from: effective_from,
              PointTableVersion.published_at: now}
@@ -203,7 +204,7 @@ async def table_in_force(at: datetime | None = None) -> PointTable:
         PointTableVersion.number, ascending=False
     ).first()
     if row is None:
-        raise NoPointTableInForce("No point table is in force yet.", field="request_type")
+        raise NoPointTableInForce(N_("No point table is in force yet."), field="request_type")
     return await table_version(row["id"])
 
 
@@ -249,7 +250,7 @@ async def bundles(*, active_only: bool = True) -> list[Bundle]:
 async def bundle(code: str) -> Bundle:
     row = await PointBundle.select().where(PointBundle.code == code).first()
     if row is None:
-        raise PurchaseRefused("There is no bundle {code}.", field="bundle", code=code)
+        raise PurchaseRefused(N_("There is no bundle {code}."), field="bundle", code=code)
     return Bundle(**{k: row[k] for k in _BUNDLE_FIELDS})
 
 

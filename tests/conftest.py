@@ -23,6 +23,9 @@ _test_db = f"kippu_test_{os.getpid()}"
 os.environ["ENVIRONMENT"] = "test"
 os.environ["VAR_DIR"] = str(_var)
 os.environ["SMTP_HOST"] = ""
+# The suite sends thousands of API calls a minute from one address (the contract test above all);
+# tests/integration/test_api_rate_limit.py sets its own small limit.
+os.environ["API_RATE_LIMIT_PER_MINUTE"] = "1000000"
 if _admin_url:
     os.environ["DATABASE_URL"] = _admin_url.rsplit("/", 1)[0] + "/" + _test_db
 else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from app.accounts import services
 from app.accounts.guards import caller_of, client_info, requires_login
@@ -21,14 +21,17 @@ from app.accounts.schemas import (
     UserList,
     UserRead,
 )
-from app.idempotency import respond_once
+from app.errors import Duplicate, InvalidInput, NotAllowed, NotAuthenticated
+from app.idempotency import IdempotencyKey, respond_once
+from app.openapi import CURSOR, errors
 
 
 class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["access"]
 
-    @post("/token", operation_id="CreateAccessToken", status_code=200, summary="A bearer token for e-mail and password")
+    @post("/token", operation_id="CreateAccessToken", status_code=200, summary="A bearer token for e-mail and password",
+          responses=errors(NotAuthenticated))
     async def create_access_token(self, request: Request, data: JSONBody[TokenRequest]) -> TokenRead:
         token = await services.issue_token(data.email, data.password, client_info(request))
         return TokenRead(access_token=token)
@@ -49,20 +52,24 @@ class OrganizationController(Controller):
     guards = [requires_login]
     tags = ["organizations"]
 
-    @post("/", operation_id="CreateOrganization", status_code=201, summary="A customer organisation (admin)")
-    async def create_organization(self, request: Request, data: JSONBody[OrganizationCreate]) -> Response[OrganizationRead]:
+    @post("/", operation_id="CreateOrganization", status_code=201, summary="A customer organisation (admin)",
+          responses=errors(NotAllowed, Duplicate, InvalidInput))
+    async def create_organization(
+        self, request: Request, data: JSONBody[OrganizationCreate], idempotency_key: IdempotencyKey = None
+    ) -> Response[OrganizationRead]:
         caller = caller_of(request)
 
         async def run() -> OrganizationRead:
             return OrganizationRead.of(await services.create_organization(caller, **data.model_dump()))
 
-        return await respond_once(request, caller, run, status_code=201)
+        return await respond_once(request, caller, run, key=idempotency_key, status_code=201)
 
-    @get("/", operation_id="ListOrganizations", summary="Organisations, newest first (a customer sees its own)")
+    @get("/", operation_id="ListOrganizations", summary="Organisations, newest first (a customer sees its own)",
+         responses=errors(InvalidInput))
     async def list_organizations(
         self,
         request: Request,
-        cursor: FromQuery[str | None] = None,
+        cursor: Annotated[str | None, QueryParameter(description=CURSOR)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=services.MAX_PAGE_SIZE)] = services.PAGE_SIZE,
     ) -> OrganizationPage:
         return OrganizationPage.of(await services.list_organizations(caller_of(request), cursor=cursor, limit=limit))
@@ -71,15 +78,18 @@ class OrganizationController(Controller):
     async def get_organization(self, request: Request, organization_id: FromPath[int]) -> OrganizationRead:
         return OrganizationRead.of(await services.get_organization(caller_of(request), organization_id))
 
-    @get("/{organization_id:int}/users", operation_id="ListOrganizationUsers", summary="An organisation's users")
+    @get("/{organization_id:int}/users", operation_id="ListOrganizationUsers", summary="An organisation's users",
+         responses=errors(NotAllowed))
     async def list_organization_users(self, request: Request, organization_id: FromPath[int]) -> UserList:
         users = await services.list_organization_users(caller_of(request), organization_id)
         return UserList(items=[UserRead.of(u) for u in users])
 
     @post("/{organization_id:int}/users", operation_id="CreateOrganizationUser", status_code=201,
-          summary="A customer user (admin, or the organisation's customer admin)")
+          summary="A customer user (admin, or the organisation's customer admin)",
+          responses=errors(NotAllowed, Duplicate, InvalidInput))
     async def create_organization_user(
-        self, request: Request, organization_id: FromPath[int], data: JSONBody[CustomerUserCreate]
+        self, request: Request, organization_id: FromPath[int], data: JSONBody[CustomerUserCreate],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[UserRead]:
         caller = caller_of(request)
 
@@ -89,7 +99,7 @@ class OrganizationController(Controller):
                 password=data.password, locale=data.locale,
             ))
 
-        return await respond_once(request, caller, run, status_code=201)
+        return await respond_once(request, caller, run, key=idempotency_key, status_code=201)
 
 
 class StaffController(Controller):
@@ -97,8 +107,11 @@ class StaffController(Controller):
     guards = [requires_login]
     tags = ["organizations"]
 
-    @post("/", operation_id="CreateStaff", status_code=201, summary="A member of staff: agent, finance or admin (admin)")
-    async def create_staff(self, request: Request, data: JSONBody[StaffCreate]) -> Response[UserRead]:
+    @post("/", operation_id="CreateStaff", status_code=201, summary="A member of staff: agent, finance or admin (admin)",
+          responses=errors(NotAllowed, Duplicate, InvalidInput))
+    async def create_staff(
+        self, request: Request, data: JSONBody[StaffCreate], idempotency_key: IdempotencyKey = None
+    ) -> Response[UserRead]:
         caller = caller_of(request)
 
         async def run() -> UserRead:
@@ -107,8 +120,8 @@ class StaffController(Controller):
                 password=data.password, locale=data.locale,
             ))
 
-        return await respond_once(request, caller, run, status_code=201)
+        return await respond_once(request, caller, run, key=idempotency_key, status_code=201)
 
-    @get("/", operation_id="ListStaff", summary="Vendor staff (staff only)")
+    @get("/", operation_id="ListStaff", summary="Vendor staff (staff only)", responses=errors(NotAllowed))
     async def list_staff(self, request: Request) -> UserList:
         return UserList(items=[UserRead.of(u) for u in await services.list_staff(caller_of(request))])

@@ -16,7 +16,7 @@ from app.accounts.guards import caller_of, client_info, requires_login
 from app.accounts.sessions import current_session_hash, end_session, renew_session_id, start_session
 from app.accounts.services import authenticate
 from app.errors import Conflict, InvalidInput, KippuError, NotAuthenticated, NotFound, TooManyAttempts
-from app.i18n import _, set_locale
+from app.i18n import N_, _, set_locale
 
 
 class SignInForm(BaseModel):
@@ -99,13 +99,13 @@ def form_errors(exc: KippuError) -> dict[str, str]:
 
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 
-# English source text; the Japanese is in app/locales/ja/accounts.json.
+# English source text, translated where shown.
 ROLE_LABELS = {
-    "admin": "Administrator",
-    "agent": "Agent",
-    "finance": "Finance",
-    "customer_admin": "Customer administrator",
-    "customer_member": "Customer member",
+    "admin": N_("Administrator"),
+    "agent": N_("Agent"),
+    "finance": N_("Finance"),
+    "customer_admin": N_("Customer administrator"),
+    "customer_member": N_("Customer member"),
 }
 
 

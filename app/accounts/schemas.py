@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.accounts.passwords import MIN_LENGTH
 from app.accounts.services import (
@@ -16,16 +16,25 @@ from app.accounts.services import (
     Page,
     UserInfo,
 )
+from app.openapi import json_int
 from app.schema import MAX_ID
 
-Email = Annotated[EmailStr, Field(max_length=254)]
+# An address is checked here for its form only (400) and fully by the services (422 naming it):
+# email-validator refuses some addresses that the document's `format: email` allows (those of
+# special-use domains such as .test), and the document must not promise what is then refused.
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", json_schema_extra={"format": "email"})]
 Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 PersonName = Annotated[str, Field(min_length=1, max_length=100)]
+CustomerRole = Literal["customer_admin", "customer_member"]  # app.accounts.tables.CUSTOMER_ROLES
+StaffRole = Literal["agent", "finance", "admin"]  # app.accounts.tables.STAFF_ROLES
+Locale = Literal["ja", "en"]  # app.i18n.LOCALES
 
 
 class _Input(BaseModel):
     # Strict: 5 is not a name and "true" is not a boolean; unknown fields are refused by name.
-    model_config = ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
+    # Values are checked as sent, as the document states them (the services trim names, codes
+    # and addresses, and refuse a blank one with 422); a password is taken as typed.
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 class TokenRequest(_Input):
@@ -50,20 +59,20 @@ class OrganizationCreate(_Input):
 class CustomerUserCreate(_Input):
     email: Email
     name: PersonName
-    role: Literal["customer_admin", "customer_member"]
+    role: CustomerRole
     password: Password | None = Field(default=None, description="Without one, the user cannot sign in yet")
-    locale: Literal["ja", "en"] = "ja"
+    locale: Locale = "ja"
 
 
 class StaffCreate(_Input):
     email: Email
     name: PersonName
-    role: Literal["agent", "finance", "admin"]
+    role: StaffRole
     department: (
-        Annotated[int, Field(gt=0, le=MAX_ID)] | Annotated[str, Field(min_length=1, max_length=100)] | None
+        json_int(gt=0, le=MAX_ID) | Annotated[str, Field(min_length=1, max_length=100)] | None
     ) = Field(default=None, description="A department id or name")
     password: Password | None = Field(default=None, description="Without one, the user cannot sign in yet")
-    locale: Literal["ja", "en"] = "ja"
+    locale: Locale = "ja"
 
 
 class DepartmentRead(BaseModel):
@@ -105,10 +114,10 @@ class UserRead(BaseModel):
     id: int
     email: str
     name: str
-    role: str
+    role: StaffRole | CustomerRole
     organization_id: int | None
     department_id: int | None
-    locale: str
+    locale: Locale
     is_active: bool
     can_sign_in: bool
     created_at: datetime
@@ -137,8 +146,8 @@ class MeRead(BaseModel):
     id: int
     email: str
     name: str
-    role: str
-    locale: str
+    role: StaffRole | CustomerRole
+    locale: Locale
     organization: OrganizationBrief | None
     department: DepartmentRead | None
 

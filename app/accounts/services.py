@@ -35,9 +35,8 @@ from app.accounts.tables import (
     User,
 )
 from app.errors import Duplicate, InvalidInput, NotAllowed, NotAuthenticated, NotFound, TooManyAttempts
-from app.i18n import LOCALES, _
+from app.i18n import LOCALES, _, format_date, ngettext
 from app.schema import MAX_ID
-from app.settings import get_settings
 
 MAX_PASSWORD_LENGTH = 1024
 ORGANIZATION_CODE = re.compile(r"[A-Za-z0-9_-]{2,32}")
@@ -127,9 +126,11 @@ async def authenticate(email: str, password: str, client: ClientInfo) -> Caller:
     if not attempt.allowed:
         if row is not None and attempt.locks_the_account:
             await security_log.record(row["id"], SecurityEventKind.SIGN_IN_LOCKED, client)
+        minutes = -(-attempt.retry_after_seconds // 60)  # rounded up
         raise TooManyAttempts(
-            _("Too many failed sign-ins. Please wait {minutes} minutes and try again.",
-              minutes=-(-attempt.retry_after_seconds // 60)),
+            ngettext("Too many failed sign-ins. Please wait {minutes} minute and try again.",
+                     "Too many failed sign-ins. Please wait {minutes} minutes and try again.",
+                     minutes, minutes=minutes),
             retry_after_seconds=attempt.retry_after_seconds,
         )
     # Argon2 takes tens of milliseconds of CPU: off the event loop (argon2-cffi releases the GIL).
@@ -238,7 +239,7 @@ def is_unique_violation(exc: BaseException) -> bool:
 
 
 def _today() -> str:
-    return datetime.now(get_settings().zone).strftime("%Y/%m/%d")
+    return format_date(datetime.now(UTC))
 
 
 def _require_admin(caller: Caller) -> None:

@@ -11,6 +11,8 @@ from piccolo.columns import (
 )
 from piccolo.table import Table
 
+from app.i18n import N_
+
 STAFF_ROLES = ("admin", "agent", "finance")
 CUSTOMER_ROLES = ("customer_admin", "customer_member")
 ROLES = STAFF_ROLES + CUSTOMER_ROLES
@@ -121,15 +123,15 @@ class SecurityEventKind(StrEnum):
 
 
 _SECURITY_EVENT_LABELS = {
-    SecurityEventKind.SIGNED_IN: "Signed in",
-    SecurityEventKind.SIGN_IN_FAILED: "Sign-in failed (wrong password)",
-    SecurityEventKind.SIGN_IN_LOCKED: "Sign-in locked after repeated failures",
-    SecurityEventKind.SIGNED_OUT: "Signed out",
-    SecurityEventKind.PASSWORD_CHANGED: "Password changed",
-    SecurityEventKind.PASSWORD_RESET: "Password set by an administrator",
-    SecurityEventKind.SESSIONS_ENDED: "Other sessions signed out",
-    SecurityEventKind.TOKEN_CREATED: "API token created",
-    SecurityEventKind.TOKEN_REVOKED: "API token revoked",
+    SecurityEventKind.SIGNED_IN: N_("Signed in"),
+    SecurityEventKind.SIGN_IN_FAILED: N_("Sign-in failed (wrong password)"),
+    SecurityEventKind.SIGN_IN_LOCKED: N_("Sign-in locked after repeated failures"),
+    SecurityEventKind.SIGNED_OUT: N_("Signed out"),
+    SecurityEventKind.PASSWORD_CHANGED: N_("Password changed"),
+    SecurityEventKind.PASSWORD_RESET: N_("Password set by an administrator"),
+    SecurityEventKind.SESSIONS_ENDED: N_("Other sessions signed out"),
+    SecurityEventKind.TOKEN_CREATED: N_("API token created"),
+    SecurityEventKind.TOKEN_REVOKED: N_("API token revoked"),
 }
 
 

@@ -21,13 +21,11 @@ from app.accounts.pages import FORM, flash, form_errors, pop_flash, role_label
 from app.accounts.tables import CUSTOMER_ROLES, STAFF_ROLES
 from app.admin import services
 from app.errors import Conflict, InvalidInput
-from app.i18n import _
+from app.i18n import _, pgettext
 from app.invoices import services as invoices
 from app.schema import MAX_ID
 from app.tickets.attachments import storage_use
 
-# English source text; the Japanese is in app/locales/ja/admin.json.
-FIELD_TYPE_LABELS = {"text": "Text", "number": "Number", "date": "Date", "choice": "Choice"}
 REFUSED = (InvalidInput, Conflict)
 # Which entry of the admin menu a page belongs to.
 SECTIONS = {
@@ -40,7 +38,14 @@ SECTIONS = {
 
 
 def field_type_label(field_type: str) -> str:
-    return _(FIELD_TYPE_LABELS.get(field_type, field_type))
+    labels = {
+        "text": _("Text"),
+        # "Number" alone is a request's number (受付番号); a field's type is a kind of value (数値).
+        "number": pgettext("field type", "Number"),
+        "date": _("Date"),
+        "choice": _("Choice"),
+    }
+    return labels.get(field_type, field_type)
 
 
 def optional_id(value: str, field: str) -> int | None:

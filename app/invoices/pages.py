@@ -29,12 +29,11 @@ from pydantic import BaseModel
 from app.accounts.guards import caller_of, requires_admin, requires_finance
 from app.accounts.pages import FORM, flash, form_errors, pop_flash
 from app.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
-from app.i18n import _
+from app.i18n import _, format_number, format_yen, ngettext
 from app.invoices import services
 from app.purchases.services import method_label, purchase_status_label
 from app.schema import MAX_ID
 from billing import clock
-from billing.documents import yen
 from billing.tables import DOCUMENT_KINDS, DOCUMENT_STATUSES
 
 # What a form shows again with its message instead of failing.
@@ -54,7 +53,6 @@ def helpers() -> dict[str, Any]:
         "method_label": method_label,
         "relation_label": services.relation_label,
         "rounding_label": services.rounding_label,
-        "yen": yen,
     }
 
 
@@ -252,7 +250,7 @@ class FinanceController(Controller):
             flash(request, _("Invoice {number} is paid in full; the points were granted.", number=document.number))
         else:
             flash(request, _("The payment was recorded; {amount} is still open on invoice {number}.",
-                             amount=yen(document.open_jpy), number=document.number))
+                             amount=format_yen(document.open_jpy), number=document.number))
         return Redirect(path=f"/console/finance/documents/{document_id}", status_code=303)
 
     @post("/documents/{document_id:int}/void")
@@ -296,12 +294,18 @@ class FinanceController(Controller):
             flash(request, _("No unspent points were left on this purchase, so nothing was refunded."))
             return Redirect(path=f"/console/finance/documents/{document_id}", status_code=303)
         if refund.purchase.method == "card":
-            flash(request, _("{points} unspent points were taken back, credit note {number} was issued and {amount} "
-                             "was refunded to the card through Stripe.", points=refund.points,
-                             number=refund.credit_note.number, amount=yen(refund.credit_note.document.total_jpy)))
+            flash(request, ngettext(
+                "{points} unspent point was taken back, credit note {number} was issued and {amount} "
+                "was refunded to the card through Stripe.",
+                "{points} unspent points were taken back, credit note {number} was issued and {amount} "
+                "was refunded to the card through Stripe.",
+                refund.points, points=format_number(refund.points), number=refund.credit_note.number,
+                amount=format_yen(refund.credit_note.document.total_jpy)))
         else:
-            flash(request, _("{points} unspent points were taken back and credit note {number} was issued.",
-                             points=refund.points, number=refund.credit_note.number))
+            flash(request, ngettext("{points} unspent point was taken back and credit note {number} was issued.",
+                                    "{points} unspent points were taken back and credit note {number} was issued.",
+                                    refund.points, points=format_number(refund.points),
+                                    number=refund.credit_note.number))
         return Redirect(path=f"/console/finance/documents/{refund.credit_note.id}", status_code=303)
 
     # ----------------------------------------------------------------------------- purchases

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.openapi import json_int
 from billing.invoicing import IssuedDocument
 from billing.purchases import PAYMENT_MAX_JPY, REASON_MAX
+
+
+DocumentKind = Literal["invoice", "receipt", "credit_note"]  # billing.tables.DOCUMENT_KINDS
+DocumentStatus = Literal["issued", "paid", "void", "replaced"]  # billing.tables.DOCUMENT_STATUSES
 
 
 class DocumentLineRead(BaseModel):
@@ -27,9 +32,9 @@ class TaxRead(BaseModel):
 
 class DocumentRead(BaseModel):
     id: int
-    kind: str = Field(description="invoice, receipt or credit_note")
+    kind: DocumentKind
     number: str
-    status: str = Field(description="issued, paid, void or replaced")
+    status: DocumentStatus
     organization: int
     purchase: int | None
     recipient_name: str
@@ -76,5 +81,5 @@ class PaymentCreate(BaseModel):
 
     # A date arrives in JSON as text (YYYY-MM-DD): strict for everything else, not for it.
     paid_on: Annotated[date, Field(strict=False, description="The day the transfer arrived (YYYY-MM-DD)")]
-    amount_jpy: Annotated[int, Field(ge=1, le=PAYMENT_MAX_JPY)]
+    amount_jpy: json_int(ge=1, le=PAYMENT_MAX_JPY)
     note: Annotated[str, Field(max_length=REASON_MAX)] = ""

@@ -21,7 +21,7 @@ from app.accounts import services as people
 from app.accounts.caller import Caller
 from app.accounts.tables import Organization, User
 from app.errors import Conflict, InvalidInput, NotAllowed, NotFound, from_domain
-from app.i18n import _
+from app.i18n import N_, _
 from app.points.services import day, text, whole_number
 from app.purchases.services import request_key, stripe_settings
 from app.tickets.tables import Ticket
@@ -35,9 +35,10 @@ from billing.statements import TicketDetail
 from billing.tables import DOCUMENT_KINDS, DOCUMENT_STATUSES, InvoicePayment, IssuerProfile
 from pricing.rules import tax_by_rate
 
-KINDS = {"invoice": "Invoice", "receipt": "Receipt", "credit_note": "Credit note"}
+KINDS = {"invoice": N_("Invoice"), "receipt": N_("Receipt"), "credit_note": N_("Credit note")}
 # "Paid in full", not "Paid": the catalogue has one Japanese per English text, and "Paid" is a lot's source.
-STATUSES = {"issued": "Issued", "paid": "Paid in full", "void": "Void", "replaced": "Replaced by a corrected invoice"}
+STATUSES = {"issued": N_("Issued"), "paid": N_("Paid in full"), "void": N_("Void"),
+            "replaced": N_("Replaced by a corrected invoice")}
 
 
 def kind_label(kind: str) -> str:
@@ -564,13 +565,13 @@ async def document_details(caller: Caller, document_id: int) -> DocumentDetails:
     )
 
 
-# Purchases by what finance looks for: English source text, the Japanese in finance.json.
+# Purchases by what finance looks for (English source text, translated where shown).
 PURCHASE_FILTERS = {
-    "pending": "Card checkouts not paid yet",
-    "awaiting_payment": "Waiting for the bank transfer",
-    "paid": "Paid, not refunded",
-    "refunded": "Refunded",
-    "closed": "Failed, expired or cancelled",
+    "pending": N_("Card checkouts not paid yet"),
+    "awaiting_payment": N_("Waiting for the bank transfer"),
+    "paid": N_("Paid, not refunded"),
+    "refunded": N_("Refunded"),
+    "closed": N_("Failed, expired or cancelled"),
 }
 _PURCHASE_QUERIES: dict[str, dict[str, Any]] = {
     "pending": {"statuses": ("pending", "processing")},
@@ -642,7 +643,7 @@ async def statement_organizations(caller: Caller, cursor: str | None = None) -> 
 
 # --- the issuer (administration) -----------------------------------------------------------------
 
-ROUNDING = {"down": "Round down", "up": "Round up", "half_up": "Round half up"}
+ROUNDING = {"down": N_("Round down"), "up": N_("Round up"), "half_up": N_("Round half up")}
 
 
 def rounding_label(mode: str) -> str:

@@ -16,22 +16,21 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from app.accounts.tables import STAFF_ROLES, User
-from app.i18n import LOCALES, _, format_date, format_datetime, set_locale
+from app.i18n import LOCALES, N_, TEMPLATE_FILTERS, _, ngettext, set_locale
 from app.notifications.tables import OutboxMessage
 from app.settings import ROOT, get_settings
 from app.tickets.tables import Ticket, TicketMessage, TicketWatcher
 
-# English source text, the same words as the pages use; the Japanese is in
-# app/locales/ja/notifications.json.
+# English source text, the same words as the pages use (translated where shown).
 STATUS_LABELS = {
-    "new": "New",
-    "open": "Open",
-    "waiting": "Waiting on customer",
-    "resolved": "Resolved",
-    "closed": "Closed",
-    "cancelled": "Cancelled",
+    "new": N_("New"),
+    "open": N_("Open"),
+    "waiting": N_("Waiting on customer"),
+    "resolved": N_("Resolved"),
+    "closed": N_("Closed"),
+    "cancelled": N_("Cancelled"),
 }
-PRIORITY_LABELS = {"urgent": "Urgent", "normal": "Normal", "low": "Low"}
+PRIORITY_LABELS = {"urgent": N_("Urgent"), "normal": N_("Normal"), "low": N_("Low")}
 EXCERPT_CHARS = 2000
 
 
@@ -45,9 +44,9 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals.update(_=_, status_label=lambda s: _(STATUS_LABELS[s]),
+    env.globals.update(_=_, ngettext=ngettext, status_label=lambda s: _(STATUS_LABELS[s]),
                        priority_label=lambda p: _(PRIORITY_LABELS[p]))
-    env.filters.update(date=format_date, datetime=format_datetime)
+    env.filters.update(TEMPLATE_FILTERS)
     return env
 
 

@@ -14,7 +14,7 @@ from app.accounts import services as people
 from app.accounts.guards import caller_of, requires_customer, requires_finance
 from app.accounts.pages import FORM, flash, form_errors, pop_flash
 from app.errors import InvalidInput
-from app.i18n import _
+from app.i18n import _, format_number, ngettext
 from app.point_alerts import services
 from app.point_alerts.jobs import BALANCE_PAGE
 from billing.alerts import REMINDER_DAYS
@@ -28,12 +28,14 @@ def _saved_message(saved: services.ThresholdSaved) -> str:
     if saved.alerts.threshold is None:
         return _("The low-balance alert is switched off.")
     if saved.mailed:
-        return _(
+        return ngettext(
+            "Saved. The balance is already below {threshold} point, so the customer administrators were alerted now.",
             "Saved. The balance is already below {threshold} points, so the customer administrators were alerted now.",
-            threshold=saved.alerts.threshold,
+            saved.alerts.threshold, threshold=format_number(saved.alerts.threshold),
         )
-    return _("Saved: the customer administrators are alerted when the balance drops below {threshold} points.",
-             threshold=saved.alerts.threshold)
+    return ngettext("Saved: the customer administrators are alerted when the balance drops below {threshold} point.",
+                    "Saved: the customer administrators are alerted when the balance drops below {threshold} points.",
+                    saved.alerts.threshold, threshold=format_number(saved.alerts.threshold))
 
 
 async def _page(

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from app.accounts.guards import caller_of, requires_login
-from app.idempotency import HEADER, respond_once
+from app.errors import InsufficientPoints, InvalidInput, NotAllowed
+from app.idempotency import IdempotencyKey, respond_once
+from app.openapi import CURSOR, errors
 from app.points import services
 from app.points.schemas import (
     AdjustmentCreate,
@@ -40,29 +42,32 @@ class OrganizationPointsController(Controller):
     async def get_balance(self, request: Request, organization_id: FromPath[int]) -> BalanceRead:
         return BalanceRead.of(await services.balance(caller_of(request), organization_id))
 
-    @get("/ledger", operation_id="ListLedgerEntries", summary="The organisation's ledger entries, newest first")
+    @get("/ledger", operation_id="ListLedgerEntries", summary="The organisation's ledger entries, newest first",
+         responses=errors(InvalidInput))
     async def list_ledger_entries(
         self,
         request: Request,
         organization_id: FromPath[int],
-        cursor: FromQuery[str | None] = None,
+        cursor: Annotated[str | None, QueryParameter(description=CURSOR)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = services.HISTORY_PAGE_SIZE,
     ) -> LedgerPage:
         page = await services.history(caller_of(request), organization_id, cursor=cursor, limit=limit)
         return LedgerPage(items=[LedgerEntryRead.of(e) for e in page.items], next_cursor=page.next_cursor)
 
     @post("/adjustments", operation_id="CreateAdjustment", status_code=201,
-          summary="Add or take away points with a reason (finance, admin)")
+          summary="Add or take away points with a reason (finance, admin)",
+          responses=errors(NotAllowed, InsufficientPoints, InvalidInput))
     async def create_adjustment(
-        self, request: Request, organization_id: FromPath[int], data: JSONBody[AdjustmentCreate]
+        self, request: Request, organization_id: FromPath[int], data: JSONBody[AdjustmentCreate],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[AdjustmentRead]:
         caller = caller_of(request)
 
         async def run() -> AdjustmentRead:
             posted = await services.adjust(
                 caller, organization_id, points=data.points, reason=data.reason, expires_on=data.expires_on,
-                key=request.headers.get(HEADER),
+                key=idempotency_key,
             )
             return AdjustmentRead.of(posted, data.points)
 
-        return await respond_once(request, caller, run, status_code=201)
+        return await respond_once(request, caller, run, key=idempotency_key, status_code=201)

@@ -22,7 +22,7 @@ from app.accounts import services as people
 from app.accounts.guards import caller_of, requires_customer, requires_staff
 from app.accounts.pages import FORM, flash, form_errors, pop_flash
 from app.errors import Conflict, InsufficientPoints, InvalidInput, NotAllowed
-from app.i18n import _, current_locale
+from app.i18n import _, current_locale, format_number, format_signed_points, ngettext
 from app.points import services
 from billing.documents import render_pdf
 from pricing.rules import Bundle, PointTable
@@ -36,18 +36,8 @@ def helpers() -> dict[str, Any]:
         "entry_kind_label": services.entry_kind_label,
         "lot_source_label": services.lot_source_label,
         "priority_label": services.priority_label,
-        "signed": signed,
         "locale": current_locale(),
     }
-
-
-def signed(number: int) -> str:
-    """+3, −2, 0: how a change of points reads."""
-    if number > 0:
-        return f"+{number:,}"
-    if number < 0:
-        return f"−{-number:,}"
-    return "0"
 
 
 def wants_fragment(request: HTMXRequest) -> bool:
@@ -202,7 +192,14 @@ class ConsolePointsController(Controller):
             return await self._organization(
                 request, organization_id, exc.status_code, values=data.model_dump(), errors=form_errors(exc)
             )
-        message = (_("{points} points were granted.", points=posted.points) if grant
-                   else _("The balance was adjusted by {points} points.", points=signed(services.whole_number(data.points, "points"))))
+        if grant:
+            message = ngettext("{points} point was granted.", "{points} points were granted.", posted.points,
+                               points=format_number(posted.points))
+        else:
+            change = services.whole_number(data.points, "points")
+            # −1 point, not −1 points: the sign does not make a point plural.
+            message = ngettext("The balance was adjusted by {points} point.",
+                               "The balance was adjusted by {points} points.",
+                               abs(change), points=format_signed_points(change))
         flash(request, message)
         return Redirect(path=f"/console/organizations/{organization_id}/points")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
+from app.openapi import json_int
 from app.points.services import HistoryEntry
 from billing.ledger import Balance, Posted
 from pricing.rules import Bundle, PriceList, RequestTypePrice
@@ -120,9 +122,13 @@ class BalanceRead(BaseModel):
         )
 
 
+# billing.tables.ENTRY_KINDS
+EntryKind = Literal["grant", "purchase", "hold", "capture", "release", "expire", "refund", "adjustment"]
+
+
 class LedgerEntryRead(BaseModel):
     id: int
-    kind: str
+    kind: EntryKind
     points: int = Field(description="Change of the available balance (negative: points left it)")
     held: int = Field(description="Change of the held points")
     available_after: int
@@ -147,10 +153,10 @@ class LedgerPage(BaseModel):
 
 
 class AdjustmentCreate(BaseModel):
-    # Unknown fields are refused by name, and `true` or "5" is not a number of points.
+    # Unknown fields are refused by name, and `true` or "5" is not a number of points (3.0 is).
     model_config = ConfigDict(extra="forbid")
 
-    points: StrictInt = Field(description="Points to add (positive) or take away (negative); not 0")
+    points: json_int(description="Points to add (positive) or take away (negative); not 0")
     reason: str = Field(default="", description="Why; mandatory, shown in the history")
     expires_on: date | None = Field(default=None, description="Last day the added points can be spent")
 

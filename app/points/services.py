@@ -22,7 +22,7 @@ from app.accounts.services import clean_text, decode_cursor, encode_cursor, reje
 from app.accounts.tables import Organization, User
 from app.admin.services import REQUEST_TYPE_CODE
 from app.errors import InvalidInput, NotAllowed, NotFound, from_domain
-from app.i18n import _
+from app.i18n import N_, _
 from app.schema import MAX_ID
 from app.settings import get_settings
 from app.tickets.tables import Ticket
@@ -40,21 +40,21 @@ SCOPE_MAX = 2000
 # Points of one adjustment, either way: beyond this it is a typo, not a correction.
 ADJUSTMENT_MAX = 1_000_000
 
-# English source text; the Japanese is in app/locales/ja/points.json.
+# English source text, translated where shown.
 ENTRY_KINDS = {
-    "grant": "Granted",
-    "purchase": "Purchased",
-    "hold": "Held for a request",
-    "capture": "Used by a request",
-    "release": "Returned from a request",
-    "expire": "Expired",
-    "refund": "Refunded",
-    "adjustment": "Adjustment",
+    "grant": N_("Granted"),
+    "purchase": N_("Purchased"),
+    "hold": N_("Held for a request"),
+    "capture": N_("Used by a request"),
+    "release": N_("Returned from a request"),
+    "expire": N_("Expired"),
+    "refund": N_("Refunded"),
+    "adjustment": N_("Adjustment"),
 }
-LOT_SOURCES = {"grant": "Granted (free)", "purchase": "Paid", "adjustment": "Adjustment"}
-PRIORITY_LABELS = {"urgent": "Urgent", "normal": "Normal", "low": "Low"}
+LOT_SOURCES = {"grant": N_("Granted (free)"), "purchase": N_("Paid"), "adjustment": N_("Adjustment")}
+PRIORITY_LABELS = {"urgent": N_("Urgent"), "normal": N_("Normal"), "low": N_("Low")}
 # The ledger's own reasons for the entries it writes by itself.
-LEDGER_REASONS = {"expired": "Expiry date passed", "filed": "Request filed"}
+LEDGER_REASONS = {"expired": N_("Expiry date passed"), "filed": N_("Request filed")}
 
 
 def entry_kind_label(kind: str) -> str:

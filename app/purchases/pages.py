@@ -29,7 +29,6 @@ from app.portal.layout import page, wants_fragment
 from app.purchases import services
 from app.settings import get_settings
 from app.tickets.attachments import storage_use
-from billing.documents import yen
 
 REFUSED = (InvalidInput, Conflict, NotAllowed, ServiceUnavailable)
 
@@ -40,7 +39,6 @@ def helpers() -> dict[str, Any]:
         "method_label": services.method_label,
         "kind_label": documents.kind_label,
         "document_status_label": documents.status_label,
-        "yen": yen,
     }
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.openapi import json_int
 from app.purchases.services import QUANTITY_MAX
 from billing.purchases import RECIPIENT_MAX, PurchaseView
 
@@ -16,7 +17,7 @@ class PurchaseCreate(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     bundle: Annotated[str, Field(min_length=1, max_length=32, description="A bundle code from the price table")]
-    quantity: Annotated[int, Field(ge=1, le=QUANTITY_MAX, description="How many bundles")]
+    quantity: json_int(ge=1, le=QUANTITY_MAX, description="How many bundles")
     method: Literal["card", "invoice"]
     recipient_name: Annotated[str, Field(min_length=1, max_length=RECIPIENT_MAX,
                                          description="Whom the documents are addressed to (default: the organisation)")] | None = None

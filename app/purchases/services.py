@@ -19,7 +19,7 @@ from typing import Any
 from app.accounts.caller import Caller
 from app.accounts.tables import Organization, User
 from app.errors import InvalidInput, NotAllowed, NotFound, from_domain
-from app.i18n import _
+from app.i18n import N_, _
 from app.points.services import parse_code, whole_number
 from app.settings import get_settings
 from billing import card_payments, purchases
@@ -34,15 +34,15 @@ from pricing.rules import Bundle, PurchaseQuote, validate_purchase
 
 QUANTITY_MAX = 10_000
 PURCHASE_STATUSES = {
-    "pending": "Waiting for the card payment",
-    "processing": "Payment being confirmed",
-    "awaiting_payment": "Waiting for the bank transfer",
-    "paid": "Payment received",
-    "failed": "Payment failed",
-    "expired": "Checkout expired",
-    "cancelled": "Cancelled",
+    "pending": N_("Waiting for the card payment"),
+    "processing": N_("Payment being confirmed"),
+    "awaiting_payment": N_("Waiting for the bank transfer"),
+    "paid": N_("Payment received"),
+    "failed": N_("Payment failed"),
+    "expired": N_("Checkout expired"),
+    "cancelled": N_("Cancelled"),
 }
-METHODS = {"card": "Card", "invoice": "Invoice (bank transfer)"}
+METHODS = {"card": N_("Card"), "invoice": N_("Invoice (bank transfer)")}
 
 
 def purchase_status_label(status: str) -> str:

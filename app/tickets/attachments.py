@@ -33,7 +33,7 @@ from app import db
 from app.accounts.caller import Caller
 from app.accounts.tables import Organization
 from app.errors import InvalidInput, NotFound, StorageQuotaExceeded
-from app.i18n import _, format_size
+from app.i18n import _, format_size, ngettext
 from app.settings import get_settings
 from app.tickets.tables import Attachment, TicketMessage
 
@@ -131,7 +131,9 @@ def check_uploads(uploads: Sequence[Upload]) -> None:
     settings = get_settings()
     if len(uploads) > MAX_FILES_PER_MESSAGE:
         raise InvalidInput(
-            _("At most {count} files can be attached at once.", count=MAX_FILES_PER_MESSAGE), field="attachments"
+            ngettext("At most {count} file can be attached at once.", "At most {count} files can be attached at once.",
+                     MAX_FILES_PER_MESSAGE, count=MAX_FILES_PER_MESSAGE),
+            field="attachments",
         )
     allowed = {e.lower().lstrip(".") for e in settings.upload_allowed_extensions}
     for upload in uploads:

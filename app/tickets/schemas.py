@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from app.openapi import json_int
 from app.schema import MAX_ID
 from app.tickets.services.history import EventView
 from app.tickets.services.results import (
@@ -40,25 +41,21 @@ class TicketCreate(_Input):
     priority: PriorityName = "normal"
     category: CategoryName = "question"
     custom_fields: dict[Annotated[str, Field(max_length=40)], CustomValue] = {}
-    organization: Annotated[int, Field(gt=0, le=MAX_ID, description="Staff only: the organisation filed for")] | None = (
-        None
-    )
-    requester: Annotated[int, Field(gt=0, le=MAX_ID, description="Staff only: the customer user filing")] | None = None
+    organization: json_int(gt=0, le=MAX_ID, description="Staff only: the organisation filed for") | None = None
+    requester: json_int(gt=0, le=MAX_ID, description="Staff only: the customer user filing") | None = None
 
 
 class MessageCreate(_Input):
     body: Annotated[str, Field(min_length=1, max_length=BODY_MAX)]
     internal: StrictBool = False
-    minutes_spent: Annotated[int, Field(ge=0, le=MINUTES_MAX)] = 0
-    version: Annotated[
-        int, Field(ge=1, le=MAX_ID, description="The version you saw; refused (409) if it changed")
-    ] | None = None
+    minutes_spent: json_int(ge=0, le=MINUTES_MAX) = 0
+    version: json_int(ge=1, le=MAX_ID, description="The version you saw; refused (409) if it changed") | None = None
     status: Annotated[StatusName, Field(description="A status to move to after the reply, e.g. waiting")] | None = None
 
 
 class StatusChange(_Input):
     status: StatusName
-    version: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
+    version: json_int(ge=1, le=MAX_ID) | None = None
 
 
 class Named(BaseModel):
@@ -80,11 +77,11 @@ class TicketListItem(BaseModel):
     id: int
     number: str
     subject: str
-    status: str
+    status: StatusName
     status_label: str
-    priority: str
+    priority: PriorityName
     priority_label: str
-    category: str
+    category: CategoryName
     category_label: str
     organization: Named
     requester: Named
@@ -233,13 +230,13 @@ class PointsRead(BaseModel):
 
 class Waive(_Input):
     reason: Annotated[str, Field(min_length=1, max_length=1000)]
-    version: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
+    version: json_int(ge=1, le=MAX_ID) | None = None
 
 
 class OverageCreate(_Input):
-    minutes: Annotated[int, Field(ge=1, le=10000, description="Extra minutes of work beyond the included time")]
+    minutes: json_int(ge=1, le=10000, description="Extra minutes of work beyond the included time")
     reason: Annotated[str, Field(min_length=1, max_length=1000)]
-    version: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
+    version: json_int(ge=1, le=MAX_ID) | None = None
 
 
 class TicketRead(TicketListItem):
@@ -252,7 +249,7 @@ class TicketRead(TicketListItem):
     messages: list[MessageRead]
     attachments: list[AttachmentRead]
     events: list[EventRead]
-    allowed_statuses: list[str]
+    allowed_statuses: list[StatusName]
     minutes_spent_total: int
     points: PointsRead
 
@@ -290,7 +287,7 @@ class MessageCreated(BaseModel):
 
     message_id: int | None
     ticket: TicketRefRead
-    status: str
+    status: StatusName
     version: int
     follow_up_of: int | None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.accounts.tables import Department, Organization, OrganizationRouting, User
-from app.demo import DEMO_PASSWORD, SCENARIOS, demo_logins, plan, seed_demo
+from app.demo import DEMO_PASSWORD, SCENARIOS, DemoDataError, demo_logins, plan, seed_demo
+from app.demo.loader import DATA
 from app.notifications.sender import send_all_due_mail
 from app.notifications.tables import OutboxMessage
 from app.piccolo_app import TABLES
@@ -100,6 +102,20 @@ async def test_loading_the_demo_twice_changes_nothing():
     assert not again.created
     assert await row_counts() == counts
     assert await Ticket.select(Ticket.id, Ticket.version, Ticket.updated_at).order_by(Ticket.id) == versions
+
+
+async def test_a_story_that_does_not_end_as_its_status_says_loads_nothing(tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(DATA, folder)
+    stories = folder / "requests" / "recent.toml"
+    # The switch (ハブ) story ends closed; say it stays open.
+    stories.write_text(stories.read_text(encoding="utf-8").replace('status = "closed"', 'status = "open"', 1))
+
+    with pytest.raises(DemoDataError) as error:
+        await seed_demo(folder)
+
+    assert "ハブ" in error.value.message and "'closed'" in error.value.message
+    assert await Organization.count() == 0 and await Ticket.count() == 0
 
 
 async def test_every_demo_login_signs_in_through_the_form(client):

@@ -27,7 +27,7 @@ from app.accounts.caller import Caller
 from app.accounts.guards import caller_of, requires_staff
 from app.accounts.pages import flash, pop_flash
 from app.errors import Conflict, InsufficientPoints, InvalidInput, KippuError, NotAllowed
-from app.i18n import _
+from app.i18n import _, format_number, ngettext
 from app.points.services import day
 from app.schema import MAX_ID
 from app.settings import get_settings
@@ -352,8 +352,11 @@ class ConsoleTicketsController(Controller):
         async def done() -> str:
             pending = await points.pending_change_of(ticket_id)
             if pending is not None and pending.requested_at >= started:
-                return _("The new price ({points} points) waits for the customer's approval; "
-                         "the classification changes when it is approved.", points=pending.to_points)
+                return ngettext("The new price ({points} point) waits for the customer's approval; "
+                                "the classification changes when it is approved.",
+                                "The new price ({points} points) waits for the customer's approval; "
+                                "the classification changes when it is approved.",
+                                pending.to_points, points=format_number(pending.to_points))
             return _("The request was reclassified.")
 
         started = datetime.now(UTC)
@@ -383,10 +386,12 @@ class ConsoleTicketsController(Controller):
         async def done() -> str:
             result = outcome[0]
             if result.applied:
-                return _("The extra time was priced in: {old} → {new} points.", old=result.from_points,
-                         new=result.to_points)
-            return _("The customer was asked to approve {old} → {new} points.", old=result.from_points,
-                     new=result.to_points)
+                return ngettext("The extra time was priced in: {old} → {new} point.",
+                                "The extra time was priced in: {old} → {new} points.", result.to_points,
+                                old=format_number(result.from_points), new=format_number(result.to_points))
+            return ngettext("The customer was asked to approve {old} → {new} point.",
+                            "The customer was asked to approve {old} → {new} points.", result.to_points,
+                            old=format_number(result.from_points), new=format_number(result.to_points))
 
         return await self._change(request, ticket_id, change, done)
 

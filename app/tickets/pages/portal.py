@@ -23,7 +23,7 @@ from litestar.response import File, Redirect, Template
 from app.accounts.guards import caller_of, requires_customer
 from app.accounts.pages import flash, form_errors
 from app.errors import InsufficientPoints, InvalidInput, KippuError, NotAuthenticated, NotFound
-from app.i18n import _
+from app.i18n import _, format_number, format_size, ngettext
 from app.points.services import day
 from app.portal.layout import page, wants_fragment
 from app.settings import get_settings
@@ -64,10 +64,12 @@ def _refused(exc: KippuError) -> bool:
 
 def limits_text() -> str:
     settings = get_settings()
-    return _(
-        "Up to {count} files, each at most {megabytes} MB. Allowed types: {types}.",
+    return ngettext(
+        "Up to {count} file, at most {size}. Allowed types: {types}.",
+        "Up to {count} files, each at most {size}. Allowed types: {types}.",
+        MAX_FILES_PER_MESSAGE,
         count=MAX_FILES_PER_MESSAGE,
-        megabytes=f"{settings.upload_max_bytes / (1024 * 1024):.1f}".removesuffix(".0"),
+        size=format_size(settings.upload_max_bytes),
         types=", ".join(sorted(e.lower().lstrip(".") for e in settings.upload_allowed_extensions)),
     )
 
@@ -305,9 +307,13 @@ class PortalTicketsController(Controller):
                 raise
             return await self._ticket_page(request, ticket_id, exc.status_code, points_error=exc.message)
         if change.status == "approved":
-            flash(request, _("You approved the new price: {points} points.", points=change.to_points))
+            flash(request, ngettext("You approved the new price: {points} point.",
+                                    "You approved the new price: {points} points.",
+                                    change.to_points, points=format_number(change.to_points)))
         else:
-            flash(request, _("You declined the change; the price stays {points} points.", points=change.from_points))
+            flash(request, ngettext("You declined the change; the price stays {points} point.",
+                                    "You declined the change; the price stays {points} points.",
+                                    change.from_points, points=format_number(change.from_points)))
         return Redirect(path=f"/portal/tickets/{ticket_id}")
 
     @get("/points/approval-limit")
@@ -325,9 +331,15 @@ class PortalTicketsController(Controller):
         except KippuError as exc:
             if not _refused(exc):
                 raise
-            return await ticket_page(request, "approval_limit", exc.status_code,
-                                     limit=values.get("approval_limit", ""), errors=form_errors(exc))
-        flash(request, _("Price rises of up to {points} points now apply without asking.", points=limit)
+            # An administrator's form shows again what was typed; a member has no form and is shown
+            # the limit in force (a number: the page counts its points).
+            shown = (values.get("approval_limit", "") if caller.is_customer_admin
+                     else await ticket_points.approval_limit(caller))
+            return await ticket_page(request, "approval_limit", exc.status_code, limit=shown,
+                                     errors=form_errors(exc))
+        flash(request, ngettext("Price rises of up to {points} point now apply without asking.",
+                                "Price rises of up to {points} points now apply without asking.", limit,
+                                points=format_number(limit))
               if limit else _("Every price rise now asks for approval."))
         return Redirect(path="/portal/points/approval-limit")
 

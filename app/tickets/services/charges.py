@@ -34,7 +34,7 @@ from typing import Any
 
 from app.accounts.caller import Caller
 from app.errors import Conflict, IllegalTransition, InsufficientPoints, NotAllowed, NotFound, from_domain
-from app.i18n import _
+from app.i18n import _, format_points
 from app.tickets.tables import PointChangeRequest, PointsPolicy
 from billing import ledger
 from billing.errors import LedgerError
@@ -79,8 +79,8 @@ async def carry_out(movement: Movement | None, actor_id: int | None) -> None:
         error = from_domain(exc)
         if movement.kind == "increase" and isinstance(error, InsufficientPoints):
             raise InsufficientPoints(
-                _("The price would rise by {points} points, but only {available} points are available. "
-                  "Buy more points first.", points=movement.points, available=exc.available),
+                _("The price would rise by {points}, but only {available} are available. Buy more points first.",
+                  points=format_points(movement.points), available=format_points(exc.available)),
                 required=exc.required, available=exc.available,
             ) from exc
         raise error from exc

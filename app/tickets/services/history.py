@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.i18n import _
+from app.i18n import _, format_number, ngettext
 from app.tickets.services.rules import category_label, priority_label, status_label
 
 # History lines a customer sees; assignment, departments and reclassification stay internal.
@@ -57,17 +57,26 @@ def describe_event(event: EventView) -> str:
     if event.kind == "follow_up_created":
         return _("Follow-up request {number} was filed.", number=detail.get("number", ""))
     if event.kind == "points_waived":
-        return _("The charge of {points} points was waived: {reason}", points=detail.get("points", 0),
-                 reason=detail.get("reason", ""))
+        points = detail.get("points", 0)
+        return ngettext("The charge of {points} point was waived: {reason}",
+                        "The charge of {points} points was waived: {reason}",
+                        points, points=format_number(points), reason=detail.get("reason", ""))
     if event.kind in ("points_requoted", "points_change_requested", "points_change_approved",
                       "points_change_declined"):
-        texts = {
-            "points_requoted": _("Price changed: {old} → {new} points"),
-            "points_change_requested": _("Price change asked: {old} → {new} points (waiting for approval)"),
-            "points_change_approved": _("Price change approved: {old} → {new} points"),
-            "points_change_declined": _("Price change declined: stays at {old} points"),
-        }
-        text = texts[event.kind].format(old=detail.get("from", 0), new=detail.get("to", 0))
+        old, new = detail.get("from", 0), detail.get("to", 0)
+        values = {"old": format_number(old), "new": format_number(new)}
+        if event.kind == "points_requoted":
+            text = ngettext("Price changed: {old} → {new} point", "Price changed: {old} → {new} points", new, **values)
+        elif event.kind == "points_change_requested":
+            text = ngettext("Price change asked: {old} → {new} point (waiting for approval)",
+                            "Price change asked: {old} → {new} points (waiting for approval)", new, **values)
+        elif event.kind == "points_change_approved":
+            text = ngettext("Price change approved: {old} → {new} point", "Price change approved: {old} → {new} points",
+                            new, **values)
+        else:
+            text = ngettext("Price change declined: stays at {old} point",
+                            "Price change declined: stays at {old} points",
+                            old, **values)
         return text + (f" ({detail['reason']})" if detail.get("reason") else "")
     if event.kind == "field_changed":
         name = detail.get("field")

@@ -13,7 +13,7 @@ from typing import Any
 from app import db
 from app.accounts.caller import Caller
 from app.errors import InvalidInput, NotAllowed, NotFound
-from app.i18n import _
+from app.i18n import _, format_number, ngettext
 from app.tickets.services.charges import approval_limit_of, may_decide, pending_change
 from app.tickets.services.results import ChangeView, PointsLine, PointsStory
 from app.tickets.tables import PointChangeRequest, PointsPolicy, Ticket
@@ -103,31 +103,39 @@ async def _changes(ticket_id: int, change_id: int | None = None) -> list[ChangeV
 
 def _entry_text(kind: str, key: str, points: int) -> str:
     what = key.rsplit(":", 1)[-1] if not key.startswith("~") else ""
+    n, shown = points, format_number(points)
     if kind == "hold":
         if ":change:" in key:
-            return _("{points} more points held (re-quote)", points=points)
-        return _("{points} points held for the quote", points=points)
+            return ngettext("{points} more point held (re-quote)",
+                            "{points} more points held (re-quote)", n, points=shown)
+        return ngettext("{points} point held for the quote", "{points} points held for the quote", n, points=shown)
     if kind == "capture":
-        return _("{points} points charged (resolved)", points=points)
+        return ngettext("{points} point charged (resolved)", "{points} points charged (resolved)", n, points=shown)
     if kind == "release":
         if what == "waive":
-            return _("{points} points released: the charge was waived", points=points)
+            return ngettext("{points} point released: the charge was waived",
+                            "{points} points released: the charge was waived", n, points=shown)
         if what == "release":
-            return _("{points} points released (cancelled)", points=points)
+            return ngettext("{points} point released (cancelled)",
+                            "{points} points released (cancelled)", n, points=shown)
         if ":change:" in key:
-            return _("{points} points released (lower re-quote)", points=points)
-        return _("{points} points released", points=points)
+            return ngettext("{points} point released (lower re-quote)", "{points} points released (lower re-quote)", n,
+                            points=shown)
+        return ngettext("{points} point released", "{points} points released", n, points=shown)
     if kind == "expire":
-        return _("{points} released points expired with their lot", points=points)
+        return ngettext("{points} released point expired with its lot",
+                        "{points} released points expired with their lot", n, points=shown)
     return f"{kind} {points}"
 
 
 def _change_text(change: ChangeView) -> str:
     if change.kind == "overage":
-        return _("Extra time {minutes} min: {old} → {new} points",
-                 minutes=change.to_extra_minutes - change.from_extra_minutes, old=change.from_points,
-                 new=change.to_points)
-    return _("Re-quote: {old} → {new} points", old=change.from_points, new=change.to_points)
+        return ngettext("Extra time {minutes} min: {old} → {new} point",
+                        "Extra time {minutes} min: {old} → {new} points",
+                        change.to_points, minutes=change.to_extra_minutes - change.from_extra_minutes,
+                        old=format_number(change.from_points), new=format_number(change.to_points))
+    return ngettext("Re-quote: {old} → {new} point", "Re-quote: {old} → {new} points", change.to_points,
+                    old=format_number(change.from_points), new=format_number(change.to_points))
 
 
 def _decision_text(change: ChangeView) -> str:
